@@ -73,3 +73,14 @@ extension ReplicaClient {
     /// Default: nothing to release.
     public func close() {}
 }
+
+/// A replica's configuration: what the stream and restore need to build its client.
+///
+/// Each backend has one (`FileReplicaConfig`, `S3ReplicaConfig`, `SFTPReplicaConfig`,
+/// `NATSReplicaConfig`), built in code or from a replica URL.
+public protocol ReplicaConfig: Sendable {
+    /// A short, credential-free description, e.g. `s3://bucket/prefix`.
+    var description: String { get }
+    /// Builds a client; it connects lazily or here, and reports bad configuration by throwing.
+    func makeClient() throws -> any ReplicaClient
+}

@@ -1,7 +1,8 @@
-// The stream's subcommands: restore, verify, status, generations, snapshots, segments, demo.
+// The stream's subcommands: restore, verify, generations, snapshots, segments (artefacts),
+// status and demo (controller).
 
 import ArgumentParser
 
 extension WitchboltCommand {
-    static var streamCommands: [any ParsableCommand.Type] { [] }
+    static var streamCommands: [any ParsableCommand.Type] { artefactCommands + controllerCommands }
 }
