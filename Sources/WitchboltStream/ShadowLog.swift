@@ -173,11 +173,13 @@ struct ShadowLog: Sendable {
         return result.sorted { $0.position < $1.position }
     }
 
-    /// Removes empty generation directories.
-    func removeEmptyGenerationDirectories() {
+    /// Removes empty directories of generations older than `olderThan` (newer ones may be
+    /// being written right now).
+    func removeEmptyGenerationDirectories(olderThan limit: Generation?) {
+        guard let limit else { return }
         let fm = FileManager.default
         guard let generations = try? fm.contentsOfDirectory(atPath: generationsDirectory) else { return }
-        for generation in generations {
+        for generation in generations where generation < limit.rawValue {
             let dir = generationsDirectory + "/" + generation
             let subdirs = ["snapshots", "segments"].map { dir + "/" + $0 }
             let empty = subdirs.allSatisfy { ((try? fm.contentsOfDirectory(atPath: $0)) ?? []).isEmpty }

@@ -58,7 +58,7 @@ struct SnapshotOutcome {
     var pageSize: Int
     /// The whole-database checksum of the image as copied.
     var checksum: DatabaseChecksum
-    /// The sealed snapshot, or nil when the run only rebuilt the checksum.
+    /// The sealed snapshot.
     var artefact: ShadowArtefact?
 }
 
@@ -68,23 +68,13 @@ struct Snapshotter {
     let databaseID: String
     let codec: CompressionCodec
 
-    /// Reads the database once. When `continuing` names the last shadowed txid and the read
-    /// transaction is at exactly that txid, only the checksum is rebuilt (the generation goes
-    /// on); otherwise a snapshot of `generation` is written. `timestamp` gives the snapshot's
-    /// commit time from its txid.
-    func run(
-        source: any SnapshotSource, generation: Generation, continuing lastTxID: UInt64?,
-        timestamp: (UInt64) -> Int64
-    ) throws -> SnapshotOutcome {
+    /// Writes a snapshot of `generation`; `timestamp` gives its commit time from its txid.
+    func run(source: any SnapshotSource, generation: Generation, timestamp: (UInt64) -> Int64) throws -> SnapshotOutcome {
         try source.withReadTransaction { tx in
             let txID = tx.txID
             let pageSize = tx.pageSize
             let hwm = tx.highWaterMark
             var hasher = ImageHasher(pageSize: pageSize, txID: txID)
-            if let lastTxID, lastTxID == txID {
-                try tx.write { chunk in hasher.feed(chunk) }
-                return SnapshotOutcome(txID: txID, highWaterMark: hwm, pageSize: pageSize, checksum: hasher.checksum, artefact: nil)
-            }
 
             // Stream the image through the compressor to a temporary file, hashing its pages.
             let millis = timestamp(txID)
@@ -121,6 +111,29 @@ struct Snapshotter {
             sealed.size = ShadowFileIO.size(of: finalPath) ?? 0
             return SnapshotOutcome(txID: txID, highWaterMark: hwm, pageSize: pageSize, checksum: hasher.checksum, artefact: sealed)
         }
+    }
+}
+
+/// Decides, when the controller starts, whether the generation in the shadow state goes on:
+/// only if the database is exactly at the last shadowed txid. Its checksum is then rebuilt by
+/// reading the database once. This runs before the controller's observer is registered, so
+/// a commit during the read cannot be missed: it shows up as a gap and starts a new generation.
+func resumePlan(source: any SnapshotSource, previous: ShadowState?, justRestored: Bool) -> ResumePlan {
+    if justRestored { return .newGeneration(reason: "the database was just restored") }
+    guard let previous, let generation = Generation(rawValue: previous.generation) else {
+        return .newGeneration(reason: "no shadow state")
+    }
+    do {
+        return try source.withReadTransaction { tx in
+            guard tx.txID == previous.lastTxID else {
+                return .newGeneration(reason: "the database's txid \(tx.txID) does not follow the last shadowed txid \(previous.lastTxID)")
+            }
+            var hasher = ImageHasher(pageSize: tx.pageSize, txID: tx.txID)
+            try tx.write { chunk in hasher.feed(chunk) }
+            return .resume(generation: generation, lastTxID: previous.lastTxID, lastTimestampMillis: previous.lastTimestampMillis, pageSize: tx.pageSize, checksum: hasher.checksum)
+        }
+    } catch {
+        return .newGeneration(reason: "the database could not be read to resume generation \(generation): \(error)")
     }
 }
 

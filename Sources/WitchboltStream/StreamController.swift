@@ -113,9 +113,17 @@ public final class StreamController: PageFlushObserver, Sendable {
 
         // Start the threads: the writer decides the generation first; uploaders check their
         // replica for newer state before shipping anything.
-        let startState = shadow.loadState()
+        let previous = shadow.loadState()
+        let plan = resumePlan(source: source, previous: previous, justRestored: justRestored)
+        if case .resume(let generation, let lastTxID, _, _, _) = plan {
+            shared.withLock { s in
+                s.generation = generation
+                s.lastTxID = lastTxID
+                s.generationReason = "continued after a restart at txid \(lastTxID)"
+            }
+        }
         let writer = Thread { [self] in
-            self.runWriter(previous: startState, justRestored: justRestored)
+            self.runWriter(plan: plan, previousGeneration: previous.flatMap { Generation(rawValue: $0.generation) })
             self.writerDone.signal()
         }
         writer.name = "witchbolt.stream.writer"

@@ -56,6 +56,8 @@ struct Shared: Sendable {
     var unsealedCount = 0
     var oldestUnsealedMillis: Int64?
     var snapshotInFlight = false
+    /// A new generation is wanted and its base snapshot has not started.
+    var rotationPending = false
     var snapshotResult: SnapshotJobResult?
     var remoteReports: [RemoteState] = []
     var sealRequested = false
@@ -98,7 +100,7 @@ struct Shared: Sendable {
 
     /// Whether every commit received has been sealed and shipped everywhere.
     var isCaughtUp: Bool {
-        guard !sealRequested, unsealedCount == 0, !snapshotInFlight, generation != nil else { return false }
+        guard !sealRequested, unsealedCount == 0, !snapshotInFlight, !rotationPending, generation != nil else { return false }
         return replicas.indices.allSatisfy { replicas[$0].checked && nextArtefact(for: $0) == nil }
     }
 

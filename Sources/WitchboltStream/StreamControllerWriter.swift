@@ -24,9 +24,14 @@ enum SnapshotJobKind: Sendable {
     case base(reason: String)
     /// A snapshot inside the current generation, every snapshot interval.
     case periodic
-    /// After a restart: rebuild the checksum if the database is still at `lastTxID` (the
-    /// generation continues), else snapshot into the new generation the job was given.
-    case rebuild(continuing: Generation, lastTxID: UInt64, lastTimestampMillis: Int64)
+}
+
+/// How the writer resumes when the controller starts.
+enum ResumePlan: Sendable {
+    /// The database is exactly where the shadow log left it: the generation goes on.
+    case resume(generation: Generation, lastTxID: UInt64, lastTimestampMillis: Int64, pageSize: Int, checksum: DatabaseChecksum)
+    /// A new generation, for this reason.
+    case newGeneration(reason: String)
 }
 
 /// A finished snapshot job.
@@ -58,25 +63,36 @@ struct WriterState {
     var nextSnapshot: Duration
     var nextRetention: Duration
     var lastLagWarning: Duration?
+    /// The newest generation id seen anywhere (shadow state, outbox, replicas): a new
+    /// generation's id must sort after it.
+    var newestSeen: Generation?
+    /// The commit time of the oldest commit dropped by a rotation, until the new
+    /// generation's base snapshot covers it (it counts in the data-loss window).
+    var uncoveredSince: Int64?
 }
 
 extension StreamController {
-    func runWriter(previous: ShadowState?, justRestored: Bool) {
+    func runWriter(plan: ResumePlan, previousGeneration: Generation?) {
         let clock = config.clock
         let now = clock.now
         var w = WriterState(
             retryDelay: config.initialRetryDelay, nextSeal: now + config.syncInterval,
             nextSnapshot: now + config.snapshotInterval, nextRetention: now + config.retention.checkInterval)
 
-        // Decide how the stream resumes: a restored file or no state means a new generation;
-        // otherwise rebuild the checksum and continue if the database is where we left it.
-        if justRestored {
-            w.rotateReason = "the database was just restored"
-        } else if let previous, let generation = Generation(rawValue: previous.generation) {
-            launch(.rebuild(continuing: generation, lastTxID: previous.lastTxID, lastTimestampMillis: previous.lastTimestampMillis),
-                   generation: newGeneration(after: generation), state: &w)
-        } else {
-            w.rotateReason = "no shadow state"
+        w.newestSeen = ([previousGeneration] + shared.withLock { $0.outbox.map(\.generation) }).compactMap { $0 }.max()
+
+        // Resume the generation the controller's start found intact, or start a new one.
+        switch plan {
+        case .resume(let generation, let lastTxID, let lastTimestamp, let pageSize, let checksum):
+            w.generation = generation
+            w.checksum = checksum
+            w.lastTxID = lastTxID
+            w.lastTimestamp = lastTimestamp
+            w.pageSize = pageSize
+            logger.info("continuing generation \(generation) at txid \(lastTxID)")
+        case .newGeneration(let reason):
+            w.rotateReason = reason
+            publishUnsealed(state: &w)
         }
 
         while true {
@@ -192,6 +208,8 @@ extension StreamController {
     /// asks for a new generation, whose base snapshot will cover every commit dropped here.
     func rotate(_ reason: String, state w: inout WriterState, sealFirst: Bool = true) {
         if sealFirst { seal(state: &w) }
+        let dropped = [w.ready.first?.timestampMillis, w.held.first?.timestampMillis, w.uncoveredSince].compactMap { $0 }.min()
+        w.uncoveredSince = dropped ?? config.clock.nowMillis
         w.ready = []
         w.readyBytes = 0
         w.held = []
@@ -207,10 +225,18 @@ extension StreamController {
         return Generation.new(nowMillis: millis)
     }
 
+    private func noteSeen(_ generation: Generation?, state w: inout WriterState) {
+        guard let generation else { return }
+        if w.newestSeen.map({ generation > $0 }) ?? true { w.newestSeen = generation }
+    }
+
     private func startGeneration(reason: String, state w: inout WriterState) {
-        let generation = newGeneration(after: w.generation)
+        noteSeen(w.generation, state: &w)
+        let generation = newGeneration(after: w.newestSeen)
+        w.newestSeen = generation
         logger.notice("starting generation \(generation) of \(config.shadowDirectory): \(reason)")
         w.rotateReason = nil
+        publishUnsealed(state: &w)
         launch(.base(reason: reason), generation: generation, state: &w)
     }
 
@@ -220,12 +246,10 @@ extension StreamController {
         shared.withLock { $0.snapshotInFlight = true }
         let snapshotter = Snapshotter(shadow: shadow, databaseID: databaseID, codec: config.effectiveCodec)
         let floor = w.lastTimestamp
-        let continuing: UInt64?
-        if case .rebuild(_, let lastTxID, _) = kind { continuing = lastTxID } else { continuing = nil }
         let thread = Thread { [self] in
             let outcome = Result<SnapshotOutcome, any Error> {
-                if continuing == nil { try hooks.shadowWrite?() }
-                return try snapshotter.run(source: source, generation: generation, continuing: continuing) { _ in
+                try hooks.shadowWrite?()
+                return try snapshotter.run(source: source, generation: generation) { _ in
                     max(self.config.clock.nowMillis, floor)
                 }
             }
@@ -241,6 +265,7 @@ extension StreamController {
         shared.withLock { $0.snapshotInFlight = false }
         let held = w.held
         w.held = []
+        defer { publishUnsealed(state: &w) }
 
         // A rotation requested while the job ran wins: its base will be newer.
         if w.rotateReason != nil {
@@ -266,25 +291,6 @@ extension StreamController {
         case .success(let outcome):
             w.retryDelay = config.initialRetryDelay
             switch result.kind {
-            case .rebuild(let generation, let lastTxID, let lastTimestamp) where outcome.artefact == nil:
-                // The database is where the shadow log left it: the generation goes on.
-                guard held.isEmpty else {
-                    rotate("commits ran while the checksum of generation \(generation) was rebuilt", state: &w)
-                    return
-                }
-                w.generation = generation
-                w.checksum = outcome.checksum
-                w.lastTxID = lastTxID
-                w.lastTimestamp = lastTimestamp
-                w.pageSize = outcome.pageSize
-                shared.withLock { s in
-                    s.generation = generation
-                    s.lastTxID = lastTxID
-                    s.generationReason = "continued after a restart at txid \(lastTxID)"
-                    s.shadowError = nil
-                }
-                logger.info("continuing generation \(generation) at txid \(lastTxID)")
-
             case .periodic:
                 // Records up to the snapshot close the old chain in their own segment; the
                 // checksum then restarts from the snapshot's image.
@@ -300,18 +306,9 @@ extension StreamController {
                 wakeUploaders()
                 for info in held where info.txID > outcome.txID { append(info, state: &w) }
 
-            case .base, .rebuild:
+            case .base(let reason):
                 // A new generation's base: commits it contains are dropped, later ones follow it.
                 guard let artefact = outcome.artefact else { return }
-                let reason: String
-                switch result.kind {
-                case .base(let r): reason = r
-                case .rebuild(_, let lastTxID, _): reason = "the database's txid \(outcome.txID) does not follow the last shadowed txid \(lastTxID)"
-                case .periodic: reason = ""
-                }
-                if case .rebuild = result.kind {
-                    logger.notice("starting generation \(result.generation) of \(config.shadowDirectory): \(reason)")
-                }
                 w.generation = result.generation
                 w.checksum = outcome.checksum
                 w.lastTxID = outcome.txID
@@ -327,6 +324,7 @@ extension StreamController {
                     s.insert(artefact)
                 }
                 metrics.generations.increment()
+                w.uncoveredSince = nil
                 saveState(state: w)
                 wakeUploaders()
                 for info in held where info.txID > outcome.txID { append(info, state: &w) }
@@ -339,13 +337,14 @@ extension StreamController {
     private func handleRemoteReports(state w: inout WriterState) {
         let reports = shared.withLock { s -> [RemoteState] in defer { s.remoteReports = [] }; return s.remoteReports }
         guard !reports.isEmpty else { return }
-        let localGeneration = w.generation ?? currentCandidate(w)
+        let localGeneration = w.generation
         for report in reports {
+            noteSeen(report.newestGeneration, state: &w)
             let name = config.replicas[report.replica].description
             var newer = false
             if let remote = report.newestGeneration {
                 if let local = localGeneration {
-                    newer = remote > local || (remote == local && (report.maxTxID ?? 0) > (w.lastTxID ?? pendingLastTxID(w) ?? 0))
+                    newer = remote > local || (remote == local && (report.maxTxID ?? 0) > (w.lastTxID ?? 0))
                 } else {
                     newer = false
                 }
@@ -360,16 +359,6 @@ extension StreamController {
             }
         }
         wakeUploaders()
-    }
-
-    private func currentCandidate(_ w: WriterState) -> Generation? {
-        if case .rebuild(let generation, _, _) = w.job { return generation }
-        return nil
-    }
-
-    private func pendingLastTxID(_ w: WriterState) -> UInt64? {
-        if case .rebuild(_, let lastTxID, _) = w.job { return lastTxID }
-        return nil
     }
 
     private func replicaNeedsBase() -> Bool {
@@ -429,7 +418,7 @@ extension StreamController {
             return (shipped, s.outbox.reduce(0) { $0 + $1.size })
         }
         for artefact in shipped { ShadowFileIO.remove(shadow.path(of: artefact)) }
-        if !shipped.isEmpty { shadow.removeEmptyGenerationDirectories() }
+        if !shipped.isEmpty { shadow.removeEmptyGenerationDirectories(olderThan: [w.generation, w.newestSeen].compactMap { $0 }.min()) }
 
         // Past the size bound, drop what is waiting and resume with a new generation.
         guard total > config.shadowDirectoryLimit else { return }
@@ -440,7 +429,7 @@ extension StreamController {
             return dropped
         }
         for artefact in dropped { ShadowFileIO.remove(shadow.path(of: artefact)) }
-        shadow.removeEmptyGenerationDirectories()
+        shadow.removeEmptyGenerationDirectories(olderThan: [w.generation, w.newestSeen].compactMap { $0 }.min())
         logger.error("the shadow directory \(config.shadowDirectory) holds \(total) bytes, over its limit of \(config.shadowDirectoryLimit): dropped \(dropped.count) unshipped artefacts")
         rotate("the shadow directory went over its size limit (a replica is behind)", state: &w)
     }
@@ -454,17 +443,19 @@ extension StreamController {
         guard !doomed.isEmpty else { return }
         shared.withLock { $0.outbox.removeAll { doomed.contains($0.key) } }
         for key in doomed { ShadowFileIO.remove(shadow.path(ofKey: key)) }
-        shadow.removeEmptyGenerationDirectories()
+        shadow.removeEmptyGenerationDirectories(olderThan: [w.generation, w.newestSeen].compactMap { $0 }.min())
     }
 
     // MARK: Status
 
     private func publishUnsealed(state w: inout WriterState) {
-        let oldest = w.ready.first?.timestampMillis ?? w.held.first?.timestampMillis
+        let oldest = [w.ready.first?.timestampMillis, w.held.first?.timestampMillis, w.uncoveredSince].compactMap { $0 }.min()
         let count = w.ready.count + w.held.count
+        let rotating = w.rotateReason != nil
         shared.withLock { s in
             s.unsealedCount = count
             s.oldestUnsealedMillis = oldest
+            s.rotationPending = rotating
         }
     }
 

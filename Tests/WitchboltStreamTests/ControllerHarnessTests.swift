@@ -316,3 +316,6 @@ func eventually(timeout: TimeInterval = 20, _ condition: () -> Bool) -> Bool {
     }
     return condition()
 }
+
+/// Compares two images without printing them when they differ (they are large).
+func imagesEqual(_ a: [UInt8]?, _ b: [UInt8]?) -> Bool { a == b }
