@@ -1,4 +1,4 @@
-// TEMPORARY: the engine's public API surface, declared so that other targets compile against
+// TEMPORARY (reading calls throw: a corrupt page is an error, never a crash): the engine's public API surface, declared so that other targets compile against
 // it while the engine is written. Replaced file by file by the real engine; nothing here runs.
 
 public enum FreelistType: String, Sendable, CaseIterable { case array, hashmap }
@@ -40,7 +40,7 @@ public final class Tx {
     public var highWaterMark: UInt64 { preconditionFailure() }
     public var size: Int64 { preconditionFailure() }
     public var db: DB { preconditionFailure() }
-    public func bucket(_ name: [UInt8]) -> Bucket? { preconditionFailure() }
+    public func bucket(_ name: [UInt8]) throws -> Bucket? { preconditionFailure() }
     public func createBucket(_ name: [UInt8]) throws -> Bucket { preconditionFailure() }
     public func createBucketIfNotExists(_ name: [UInt8]) throws -> Bucket { preconditionFailure() }
     public func deleteBucket(_ name: [UInt8]) throws { preconditionFailure() }
@@ -58,10 +58,10 @@ public final class Tx {
 public final class Bucket {
     public var sequence: UInt64 { preconditionFailure() }
     public var fillPercent: Double { get { preconditionFailure() } set { } }
-    public func get(_ key: [UInt8]) -> [UInt8]? { preconditionFailure() }
+    public func get(_ key: [UInt8]) throws -> [UInt8]? { preconditionFailure() }
     public func put(_ key: [UInt8], _ value: [UInt8]) throws { preconditionFailure() }
     public func delete(_ key: [UInt8]) throws { preconditionFailure() }
-    public func bucket(_ name: [UInt8]) -> Bucket? { preconditionFailure() }
+    public func bucket(_ name: [UInt8]) throws -> Bucket? { preconditionFailure() }
     public func createBucket(_ name: [UInt8]) throws -> Bucket { preconditionFailure() }
     public func createBucketIfNotExists(_ name: [UInt8]) throws -> Bucket { preconditionFailure() }
     public func deleteBucket(_ name: [UInt8]) throws { preconditionFailure() }
@@ -72,10 +72,10 @@ public final class Bucket {
 }
 
 public final class Cursor {
-    public func first() -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
-    public func last() -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
-    public func next() -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
-    public func prev() -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
-    public func seek(_ key: [UInt8]) -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
+    public func first() throws -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
+    public func last() throws -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
+    public func next() throws -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
+    public func prev() throws -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
+    public func seek(_ key: [UInt8]) throws -> (key: [UInt8], value: [UInt8]?)? { preconditionFailure() }
     public func delete() throws { preconditionFailure() }
 }
