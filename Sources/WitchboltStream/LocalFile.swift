@@ -181,3 +181,8 @@ enum LocalFS {
 func errorText(_ code: Int32) -> String {
     String(cString: strerror(code))
 }
+
+/// The value of an environment variable.
+func getenvString(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+}
