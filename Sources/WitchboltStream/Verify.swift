@@ -124,7 +124,7 @@ public enum ReplicaVerifier {
                 problem(segment.key, "\(error)".replacingPrefix("corrupt artefact: ", ""))
             }
             if segment.maxTxID > firstSnapshot && segment.maxTxID > reached {
-                problem(segment.key, "\(segment.key): unreachable: the chain stops at txid \(reached), before txid \(segment.minTxID) (a segment is missing)")
+                problem(segment.key, "\(segment.key): unreachable: the chain stops at txid \(reached), before txid \(segment.minTxID) (a segment before it is missing or damaged)")
             }
         }
         report.generations.append(summary)

@@ -345,3 +345,23 @@ final class Mutexed<T>: @unchecked Sendable {
     func update(_ body: (inout T) -> Void) { lock.lock(); body(&stored); lock.unlock() }
     var value: T { lock.lock(); defer { lock.unlock() }; return stored }
 }
+
+@Suite("Restore target times")
+struct RestoreTimeTests {
+    @Test("RFC 3339 times parse with optional fraction and zone, and print back")
+    func parsing() {
+        #expect(parseRFC3339Millis("1970-01-01T00:00:00Z") == 0)
+        #expect(parseRFC3339Millis("2023-11-14T22:13:20Z") == 1_700_000_000_000)
+        #expect(parseRFC3339Millis("2023-11-14T22:13:20.5Z") == 1_700_000_000_500)
+        #expect(parseRFC3339Millis("2023-11-14T22:13:20.123456789Z") == 1_700_000_000_123)
+        #expect(parseRFC3339Millis("2023-11-15T00:13:20+02:00") == 1_700_000_000_000)
+        #expect(parseRFC3339Millis("2023-11-14T16:43:20-0530") == 1_700_000_000_000)
+        #expect(parseRFC3339Millis("2023-11-14 22:13:20") == 1_700_000_000_000)
+        #expect(parseRFC3339Millis("2000-02-29T12:00:00Z") == 951_825_600_000)
+        for bad in ["", "2023-11-14", "2023-13-14T22:13:20Z", "2023-11-14T22:13:20Q", "2023-11-14T22:13:20.Z", "yesterday"] {
+            #expect(parseRFC3339Millis(bad) == nil, "\(bad)")
+        }
+        #expect(formatMillis(1_700_000_000_123) == "2023-11-14T22:13:20.123Z")
+        #expect(formatMillis(0) == "1970-01-01T00:00:00.000Z")
+    }
+}
