@@ -42,7 +42,7 @@ public enum Stream {
         return PageFlushObserverRegistration(
             prepare: { path in
                 guard config.restore.enabled else { return }
-                let didRestore = false // PENDING
+                let didRestore = try RestoreOnOpen.run(path: path, config: config)
                 restored.withLock { $0 = didRestore }
             },
             start: { db in

@@ -10,7 +10,7 @@ import Witchbolt
 @testable import WitchboltStream
 
 /// A seeded random generator (SplitMix64), so a failing run can be repeated with WITCHBOLT_SEED.
-struct SeededRandom: RandomNumberGenerator, Sendable {
+struct ControllerRandom: RandomNumberGenerator, Sendable {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -31,11 +31,11 @@ struct SeededRandom: RandomNumberGenerator, Sendable {
 
 /// A database made of pages, committing random frames to an observer, and serving
 /// consistent snapshots. Every committed image is kept, by txid, for comparisons.
-final class SyntheticDatabase: SnapshotSource, Sendable {
+final class PageModelDatabase: SnapshotSource, Sendable {
     struct State {
         var pages: [[UInt8]]
         var txID: UInt64
-        var random: SeededRandom
+        var random: ControllerRandom
         var history: [UInt64: [UInt8]] = [:]
         var observer: (any PageFlushObserver)?
     }
@@ -52,14 +52,14 @@ final class SyntheticDatabase: SnapshotSource, Sendable {
     init(pageSize: Int = 1024, seed: UInt64, clock: StreamClock, startTxID: UInt64 = 1) {
         self.pageSize = pageSize
         self.clock = clock
-        var random = SeededRandom(seed: seed)
+        var random = ControllerRandom(seed: seed)
         var pages: [[UInt8]] = []
         for id in 0..<4 { pages.append(Self.page(id: UInt64(id), txID: startTxID, size: pageSize, random: &random)) }
         state = Mutex(State(pages: pages, txID: startTxID, random: random))
         state.withLock { $0.history[startTxID] = $0.pages.flatMap { $0 } }
     }
 
-    static func page(id: UInt64, txID: UInt64, size: Int, random: inout SeededRandom) -> [UInt8] {
+    static func page(id: UInt64, txID: UInt64, size: Int, random: inout ControllerRandom) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: size)
         withUnsafeBytes(of: id.littleEndian) { bytes.replaceSubrange(0..<8, with: $0) }
         withUnsafeBytes(of: txID.littleEndian) { bytes.replaceSubrange(8..<16, with: $0) }
@@ -128,7 +128,7 @@ final class SyntheticDatabase: SnapshotSource, Sendable {
         let highWaterMark: UInt64
         let pageSize: Int
         let image: [UInt8]
-        let db: SyntheticDatabase
+        let db: PageModelDatabase
         func write(to sink: ([UInt8]) throws -> Void) throws {
             var offset = 0
             var n = 0

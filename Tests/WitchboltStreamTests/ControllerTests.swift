@@ -13,13 +13,13 @@ import Witchbolt
 struct ControllerTests {
     @Test("every txid replays exactly from what the replicas received, with commits during snapshots")
     func replaysExactly() async throws {
-        let seed = SeededRandom.seed("replaysExactly")
+        let seed = ControllerRandom.seed("replaysExactly")
         let clock = TestClock<Duration>()
         let streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
         let shadow = temporaryDirectory("ctl-exact")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replicas = [MemoryReplica(name: "a"), MemoryReplica(name: "b")]
-        let db = SyntheticDatabase(pageSize: 512, seed: seed, clock: streamClock)
+        let db = PageModelDatabase(pageSize: 512, seed: seed, clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: replicas, clock: streamClock)
         config.snapshotInterval = .seconds(5)
         config.compression = .zstd(level: 1)
@@ -60,7 +60,7 @@ struct ControllerTests {
         let shadow = temporaryDirectory("ctl-flush")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replica = MemoryReplica()
-        let db = SyntheticDatabase(seed: 7, clock: streamClock)
+        let db = PageModelDatabase(seed: 7, clock: streamClock)
         let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [replica], clock: streamClock), source: db)
         db.attach(controller)
         for _ in 0..<20 { db.commit() }
@@ -98,7 +98,7 @@ struct ControllerTests {
         let shadow = temporaryDirectory("ctl-overflow")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replica = MemoryReplica()
-        let db = SyntheticDatabase(seed: 11, clock: streamClock)
+        let db = PageModelDatabase(seed: 11, clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
         config.queueCapacity = 2
         let gate = Mutex(false)

@@ -17,11 +17,11 @@ struct GenerationTests {
         let streamClock: StreamClock
         let shadow = temporaryDirectory("gen")
         let replica = MemoryReplica()
-        let db: SyntheticDatabase
+        let db: PageModelDatabase
 
         init(seed: UInt64) {
             streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
-            db = SyntheticDatabase(seed: seed, clock: streamClock)
+            db = PageModelDatabase(seed: seed, clock: streamClock)
         }
 
         func start(hooks: StreamHooks = StreamHooks()) throws -> StreamController {

@@ -18,7 +18,7 @@ struct LagTests {
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let fast = MemoryReplica(name: "fast")
         let slow = MemoryReplica(name: "slow")
-        let db = SyntheticDatabase(seed: 51, clock: streamClock)
+        let db = PageModelDatabase(seed: 51, clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: [fast, slow], clock: streamClock)
         config.shutdownTimeout = .milliseconds(200)
         let controller = try StreamController(config: config, source: db)
@@ -51,7 +51,7 @@ struct LagTests {
         let shadow = temporaryDirectory("lag-unsealed")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replica = MemoryReplica()
-        let db = SyntheticDatabase(seed: 52, clock: streamClock)
+        let db = PageModelDatabase(seed: 52, clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
         config.syncInterval = .seconds(60)
         let controller = try StreamController(config: config, source: db)

@@ -62,7 +62,7 @@ struct RetentionTests {
         let shadow = temporaryDirectory("retention")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replica = MemoryReplica()
-        let db = SyntheticDatabase(seed: 41, clock: streamClock)
+        let db = PageModelDatabase(seed: 41, clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
         config.snapshotInterval = .seconds(10)
         config.retention = .init(window: .seconds(30), checkInterval: .seconds(5))

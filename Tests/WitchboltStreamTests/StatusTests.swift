@@ -16,7 +16,7 @@ struct StatusTests {
         let shadow = temporaryDirectory("status")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replica = MemoryReplica(name: "r1")
-        let db = SyntheticDatabase(seed: 61, clock: streamClock)
+        let db = PageModelDatabase(seed: 61, clock: streamClock)
         let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [replica], clock: streamClock), source: db)
         db.attach(controller)
         for _ in 0..<4 { db.commit() }

@@ -22,7 +22,7 @@ struct StreamFaultTests {
         let shadow = temporaryDirectory("fault-shadow")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replica = MemoryReplica()
-        let db = SyntheticDatabase(seed: 31, clock: streamClock)
+        let db = PageModelDatabase(seed: 31, clock: streamClock)
         let broken = Mutex(false)
         let hooks = StreamHooks(shadowWrite: {
             if broken.withLock({ $0 }) { throw StreamError(.io, "\(shadow): No space left on device (injected)") }
@@ -66,7 +66,7 @@ struct StreamFaultTests {
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let healthy = MemoryReplica(name: "healthy")
         let flaky = MemoryReplica(name: "flaky")
-        let db = SyntheticDatabase(seed: 32, clock: streamClock)
+        let db = PageModelDatabase(seed: 32, clock: streamClock)
         let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [healthy, flaky], clock: streamClock), source: db)
         db.attach(controller)
         for _ in 0..<3 { db.commit() }
@@ -112,7 +112,7 @@ struct StreamFaultTests {
         let shadow = temporaryDirectory("fault-bound")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replica = MemoryReplica()
-        let db = SyntheticDatabase(seed: 33, clock: streamClock)
+        let db = PageModelDatabase(seed: 33, clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
         config.shadowDirectoryLimit = 24 << 10
         config.compression = .none
@@ -156,7 +156,7 @@ struct StreamFaultTests {
             shadow + "/state.json.tmp-99",
         ]
         for path in leftovers { FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])) }
-        let db = SyntheticDatabase(seed: 34, clock: streamClock)
+        let db = PageModelDatabase(seed: 34, clock: streamClock)
         let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [MemoryReplica()], clock: streamClock), source: db)
         for path in leftovers { #expect(!FileManager.default.fileExists(atPath: path)) }
         controller.stop()
@@ -170,7 +170,7 @@ struct StreamFaultTests {
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let replica = MemoryReplica(name: "down")
         replica.failing.withLock { $0 = true }
-        let db = SyntheticDatabase(seed: 35, clock: streamClock)
+        let db = PageModelDatabase(seed: 35, clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
         config.shutdownTimeout = .milliseconds(300)
         let controller = try StreamController(config: config, source: db)
