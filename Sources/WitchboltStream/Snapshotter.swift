@@ -36,17 +36,20 @@ protocol SnapshotSource: Sendable {
 /// The real database as a snapshot source: `db.view { tx in try tx.write(to:) }`.
 struct DatabaseSnapshotSource: SnapshotSource {
     let db: DB
+    /// The size of the chunks the copy is streamed in.
+    var chunkSize = 1 << 20
 
     private struct ReadTx: SnapshotReadTransaction {
         let tx: Tx
+        let chunkSize: Int
         var txID: UInt64 { tx.id }
         var highWaterMark: UInt64 { tx.highWaterMark }
         var pageSize: Int { tx.pageSize }
-        func write(to sink: ([UInt8]) throws -> Void) throws { _ = try tx.write(to: sink) }
+        func write(to sink: ([UInt8]) throws -> Void) throws { _ = try tx.write(chunkSize: chunkSize, to: sink) }
     }
 
     func withReadTransaction<R>(_ body: (any SnapshotReadTransaction) throws -> R) throws -> R {
-        try db.view { tx in try body(ReadTx(tx: tx)) }
+        try db.view { tx in try body(ReadTx(tx: tx, chunkSize: chunkSize)) }
     }
 }
 

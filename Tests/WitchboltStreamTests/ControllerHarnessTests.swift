@@ -225,7 +225,11 @@ struct Replay {
     /// Replays the newest generation of `client` (or `generation`): its oldest snapshot, then
     /// every record after it, checking txid continuity, each record's whole-database checksum
     /// against the image rebuilt so far, and each later snapshot against the replayed image.
-    static func newest(_ client: any ReplicaClient, generation: Generation? = nil) throws -> Replay {
+    /// With `strictSnapshots`, every later snapshot must equal the replayed image byte for
+    /// byte (true of a synthetic database; a real one may differ on free pages reused while
+    /// the snapshot copied them). Either way, replay goes on from each snapshot's image, as
+    /// a restore from it would.
+    static func newest(_ client: any ReplicaClient, generation: Generation? = nil, strictSnapshots: Bool = true) throws -> Replay {
         let parsed = try client.list(prefix: "generations/").compactMap { o in ArtefactKey.parse(o.key).map { (o.key, $0) } }
         guard let newest = generation ?? parsed.map(\.1.generation).max() else {
             throw StreamError(.noGeneration, "\(client.description) holds no generation")
@@ -266,7 +270,11 @@ struct Replay {
                     var snapImage: [UInt8] = []
                     let r = try SnapshotReader(bytes: try client.read(key: snap.1), name: snap.1)
                     let t = try r.read { snapImage += $0 }
-                    #expect(snapImage == image, "snapshot \(snap.1) equals the replayed image")
+                    if strictSnapshots {
+                        let equal = snapImage == image
+                        #expect(equal, "snapshot \(snap.1) equals the replayed image")
+                    }
+                    image = snapImage
                     checksum = DatabaseChecksum(pageSize: pageSize)
                     checksum.appendImage(snapImage)
                     checksum.setActiveMeta(txID: txID)
