@@ -63,6 +63,9 @@ struct ShadowState: Codable, Sendable, Equatable {
     var lastTxID: UInt64
     var lastTimestampMillis: Int64
     var pageSize: Int
+    /// The whole-database checksum at `lastTxID`: a restart continues the generation only if
+    /// the database still has exactly this content.
+    var databaseChecksum: UInt64?
 }
 
 /// A replica's shipping position, persisted so a restart does not ship everything again.

@@ -133,6 +133,9 @@ func resumePlan(source: any SnapshotSource, previous: ShadowState?, justRestored
             }
             var hasher = ImageHasher(pageSize: tx.pageSize, txID: tx.txID)
             try tx.write { chunk in hasher.feed(chunk) }
+            if let expected = previous.databaseChecksum, hasher.checksum.value != expected {
+                return .newGeneration(reason: "the database's content at txid \(tx.txID) differs from what the shadow log recorded")
+            }
             return .resume(generation: generation, lastTxID: previous.lastTxID, lastTimestampMillis: previous.lastTimestampMillis, pageSize: tx.pageSize, checksum: hasher.checksum)
         }
     } catch {

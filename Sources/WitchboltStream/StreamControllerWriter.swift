@@ -387,7 +387,7 @@ extension StreamController {
                 s.insert(artefact)
                 s.shadowError = nil
             }
-            try shadow.saveState(ShadowState(generation: generation.rawValue, lastTxID: last.txID, lastTimestampMillis: last.timestampMillis, pageSize: w.pageSize))
+            try shadow.saveState(ShadowState(generation: generation.rawValue, lastTxID: last.txID, lastTimestampMillis: last.timestampMillis, pageSize: w.pageSize, databaseChecksum: last.databaseChecksum))
             wakeUploaders()
         } catch {
             logger.error("cannot write the shadow log in \(config.shadowDirectory): \(error)")
@@ -402,7 +402,7 @@ extension StreamController {
     private func saveState(state w: WriterState) {
         guard let generation = w.generation, let last = w.lastTxID else { return }
         do {
-            try shadow.saveState(ShadowState(generation: generation.rawValue, lastTxID: last, lastTimestampMillis: w.lastTimestamp, pageSize: w.pageSize))
+            try shadow.saveState(ShadowState(generation: generation.rawValue, lastTxID: last, lastTimestampMillis: w.lastTimestamp, pageSize: w.pageSize, databaseChecksum: w.checksum?.value))
         } catch {
             logger.error("cannot write the shadow state in \(config.shadowDirectory): \(error)")
         }

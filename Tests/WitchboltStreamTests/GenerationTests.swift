@@ -24,9 +24,10 @@ struct GenerationTests {
             db = PageModelDatabase(seed: seed, clock: streamClock)
         }
 
-        func start(hooks: StreamHooks = StreamHooks()) throws -> StreamController {
-            let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [replica], clock: streamClock), source: db, hooks: hooks)
-            db.attach(controller)
+        func start(hooks: StreamHooks = StreamHooks(), on database: PageModelDatabase? = nil) throws -> StreamController {
+            let database = database ?? db
+            let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [replica], clock: streamClock), source: database, hooks: hooks)
+            database.attach(controller)
             return controller
         }
 
@@ -176,6 +177,29 @@ struct GenerationTests {
         let mine = try #require(status.generation.flatMap(Generation.init(rawValue:)))
         let replay = try Replay.newest(s.replica, generation: mine)
         let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
+        #expect(equalImages)
+    }
+
+    @Test("a different database at the same txid as the shadow log starts a new generation")
+    func replacedDatabaseRotates() throws {
+        let s = Setup(seed: 27)
+        defer { s.cleanup() }
+        var controller = try s.start()
+        for _ in 0..<4 { s.db.commit() }
+        #expect(controller.flush())
+        let generation = controller.status().generation
+        controller.stop()
+
+        let other = PageModelDatabase(seed: 2727, clock: s.streamClock, startTxID: s.db.txID)
+        controller = try s.start(on: other)
+        other.commit()
+        #expect(controller.flush())
+        let status = controller.status()
+        #expect(status.generation != generation)
+        #expect(status.generationReason?.contains("differs from what the shadow log recorded") == true)
+        controller.stop()
+        let replay = try Replay.newest(s.replica)
+        let equalImages = imagesEqual(replay.images[other.txID], other.image)
         #expect(equalImages)
     }
 }
