@@ -107,7 +107,8 @@ extension StreamStatus {
         return lines.joined(separator: "\n")
     }
 
-    static func format(millis: Int64) -> String {
+    /// A duration in milliseconds for people: "850 ms", "12.3 s".
+    public static func format(millis: Int64) -> String {
         millis < 1000 ? "\(millis) ms" : String(format: "%.1f s", Double(millis) / 1000)
     }
 }
