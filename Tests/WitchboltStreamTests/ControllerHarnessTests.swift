@@ -327,3 +327,29 @@ func eventually(timeout: TimeInterval = 20, _ condition: () -> Bool) -> Bool {
 
 /// Compares two images without printing them when they differ (they are large).
 func imagesEqual(_ a: [UInt8]?, _ b: [UInt8]?) -> Bool { a == b }
+
+/// Wraps any replica client and makes every call fail while `failing` is set (an outage).
+final class FlakyReplica: ReplicaClient, Sendable {
+    let inner: any ReplicaClient
+    let failing = Mutex(false)
+    let failures = Mutex(0)
+
+    init(_ inner: any ReplicaClient) { self.inner = inner }
+
+    var description: String { "flaky+" + inner.description }
+    var kind: String { inner.kind }
+
+    private func check() throws {
+        if failing.withLock({ $0 }) {
+            failures.withLock { $0 += 1 }
+            throw StreamError(.unavailable, "\(description): injected failure")
+        }
+    }
+
+    func write(key: String, from source: ObjectSource) throws { try check(); try inner.write(key: key, from: source) }
+    func read(key: String) throws -> [UInt8] { try check(); return try inner.read(key: key) }
+    func read(key: String, range: Range<Int64>) throws -> [UInt8] { try check(); return try inner.read(key: key, range: range) }
+    func list(prefix: String) throws -> [ObjectInfo] { try check(); return try inner.list(prefix: prefix) }
+    func delete(keys: [String]) throws { try check(); try inner.delete(keys: keys) }
+    func close() { inner.close() }
+}

@@ -58,14 +58,14 @@ struct StreamFaultTests {
         #expect(equalImages)
     }
 
-    @Test("a replica that fails for a while catches up when it recovers, with nothing lost")
-    func replicaOutageCatchesUp() async throws {
+    @Test("a replica that fails for a while catches up when it recovers, with nothing lost", arguments: TestBackend.enabled)
+    func replicaOutageCatchesUp(backend: TestBackend) async throws {
         let clock = TestClock<Duration>()
         let streamClock = StreamClock(clock, wallMillisAtStart: Self.wall)
         let shadow = temporaryDirectory("fault-outage")
         defer { try? FileManager.default.removeItem(atPath: shadow) }
         let healthy = MemoryReplica(name: "healthy")
-        let flaky = MemoryReplica(name: "flaky")
+        let flaky = FlakyReplica(try backend.makeClient())
         let db = PageModelDatabase(seed: 32, clock: streamClock)
         let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [healthy, flaky], clock: streamClock), source: db)
         db.attach(controller)
@@ -89,13 +89,14 @@ struct StreamFaultTests {
         var caughtUp = false
         for _ in 0..<30 where !caughtUp {
             await clock.advance(by: .seconds(2))
-            caughtUp = controller.flush(timeout: .milliseconds(200))
+            caughtUp = controller.flush(timeout: .milliseconds(500))
         }
         #expect(caughtUp)
         #expect(controller.status().replicas[1].lastError == nil)
+        #expect(controller.status().replicas[1].retries > 0)
         #expect(controller.status().generationsStarted == 1)
         controller.stop()
-        for replica in [healthy, flaky] {
+        for replica in [healthy, flaky] as [any ReplicaClient] {
             let replay = try Replay.newest(replica)
             #expect(replay.lastTxID == db.txID)
             for (txID, image) in replay.images {
