@@ -296,8 +296,7 @@ public final class S3ReplicaClient: ReplicaClient {
         all.append(("x-amz-content-sha256", digest?.sha256Hex ?? S3Encoding.emptyPayloadSHA256))
         if let digest { all.append(("Content-MD5", digest.md5Base64)) }
         if let sessionToken { all.append(("x-amz-security-token", sessionToken)) }
-        var url = bucketURL + (target.key.map { S3Encoding.canonicalPath(key: $0) } ?? (bucketURL.hasSuffix("/") ? "" : "/"))
-        if !query.isEmpty { url += "?" + S3Encoding.canonicalQuery(query.map { (name: $0.0, value: $0.1) }) }
+        let url = requestURL(key: target.key, query: query)
         let request = CurlRequest(method: method, url: url, headers: all, body: body, sinkStatuses: sinkStatuses)
 
         let response: CurlResponse
@@ -312,6 +311,14 @@ public final class S3ReplicaClient: ReplicaClient {
             throw S3Failures.error(for: target, status: response.status, body: response.body)
         }
         return response
+    }
+
+    /// The URL of a request, already in SigV4's canonical form (curl signs it as written):
+    /// the key URI-encoded with its `/` kept, the query sorted and encoded.
+    func requestURL(key: String?, query: [(String, String)]) -> String {
+        var url = bucketURL + (key.map { S3Encoding.canonicalPath(key: $0) } ?? "/")
+        if !query.isEmpty { url += "?" + S3Encoding.canonicalQuery(query.map { (name: $0.0, value: $0.1) }) }
+        return url
     }
 
     /// The size of a local file to upload.
