@@ -84,6 +84,13 @@ struct S3ConfigTests {
             #expect(!text.contains("CONFIGSECRET") && !text.contains("CONFIGTOKEN") && !text.contains("CONFIGKEY"), "\(text)")
         }
 
+        let client = try S3ReplicaClient(config: config)
+        var dumpedClient = ""
+        dump(client, to: &dumpedClient)
+        for text in [client.description, dumpedClient] {
+            #expect(!text.contains("CONFIGSECRET") && !text.contains("CONFIGTOKEN"), "\(text)")
+        }
+
         do {
             _ = try S3Credentials.resolve(S3ReplicaConfig(bucket: "bucket"), environment: ["AWS_ACCESS_KEY_ID": "K"])
             Issue.record("a missing secret was accepted")

@@ -83,6 +83,22 @@ struct S3RetryTests {
         #expect(client.counts.retries == 1)
     }
 
+    @Test("an error thrown by a streaming read's sink comes back unchanged and is not retried")
+    func sinkErrors() throws {
+        let server = try ScriptedHTTPServer([.init(status: 200, body: [1, 2, 3]), .init(status: 200, body: [1, 2, 3])])
+        defer { server.stop() }
+        let client = try client(server)
+        let sinkError = StreamError(.unavailable, "the sink is full")
+        do {
+            try client.read(key: "k.bin") { _ in throw sinkError }
+            Issue.record("the sink's error was swallowed")
+        } catch let error as StreamError {
+            #expect(error == sinkError)
+        }
+        #expect(server.requests.count == 1)
+        #expect(client.counts.retries == 0)
+    }
+
     @Test("requests carry SigV4, the payload hash, Content-MD5, the range and the session token; never the secret")
     func wire() throws {
         let server = try ScriptedHTTPServer([.init(status: 200, body: []), .init(status: 206, body: [2, 3])])

@@ -60,6 +60,13 @@ struct CurlSettings: Sendable {
     var lowSpeedTimeSeconds: Int
 }
 
+extension CurlSettings: CustomStringConvertible, CustomReflectable {
+    /// The settings without the key pair.
+    var description: String { "CurlSettings(\(sigV4Provider), verifyTLS: \(verifyTLS), credentials: redacted)" }
+    /// A mirror without the key pair, so `dump` of a client never prints a secret.
+    var customMirror: Mirror { Mirror(self, children: ["sigV4Provider": sigV4Provider, "verifyTLS": verifyTLS]) }
+}
+
 /// What came back: the final status, its headers (names lowercased) and the body, unless the
 /// body was streamed to a sink.
 struct CurlResponse: Sendable {
@@ -373,11 +380,7 @@ final class CurlHandlePool: Sendable {
 
     /// Drops the idle handles and their connections; busy ones return to the pool later.
     func drain() {
-        let dropped = idle.withLock { handles in
-            defer { handles.removeAll() }
-            return handles
-        }
-        _ = dropped
+        idle.withLock { $0.removeAll() }
     }
 }
 

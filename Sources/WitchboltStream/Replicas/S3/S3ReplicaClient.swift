@@ -20,7 +20,7 @@ import Logging
 ///
 /// Thread-safe: requests from several threads run in parallel on a small pool of connections
 /// (`S3ReplicaConfig.maxConnections`). Build one with `S3ReplicaConfig.makeClient()`.
-public final class S3ReplicaClient: ReplicaClient {
+public final class S3ReplicaClient: ReplicaClient, CustomReflectable {
     /// The configuration this client was built from.
     public let config: S3ReplicaConfig
     /// `s3`.
@@ -29,6 +29,8 @@ public final class S3ReplicaClient: ReplicaClient {
     public var description: String { config.description }
     /// What this client has done so far, per request kind.
     public var counts: S3RequestCounts { counters.snapshot }
+    /// A mirror without credentials, so `dump(client)` never prints a secret or token.
+    public var customMirror: Mirror { Mirror(self, children: ["description": description, "counts": counts]) }
 
     let bucket: String
     /// The replica's prefix followed by `/`, or empty for the whole bucket.
@@ -150,6 +152,15 @@ public final class S3ReplicaClient: ReplicaClient {
     public func read(key: String, into sink: ([UInt8]) throws -> Void) throws {
         let fullKey = try objectKey(key)
         let target = S3Target(operation: .getObject, bucket: bucket, key: fullKey)
+        do {
+            try streamObject(target, into: sink)
+        } catch let failure as SinkFailure {
+            throw failure.underlying
+        }
+    }
+
+    /// The retried, resumed transfer of `read(key:into:)`.
+    private func streamObject(_ target: S3Target, into sink: ([UInt8]) throws -> Void) throws {
         try withoutActuallyEscaping(sink) { sink in
             var delivered: Int64 = 0
             let counting: ([UInt8]) throws -> Void = { chunk in
@@ -303,8 +314,8 @@ public final class S3ReplicaClient: ReplicaClient {
         do {
             response = try pool.withHandle { try $0.perform(request, settings: settings, sink: sink) }
         } catch let failure as CurlFailure {
-            // The sink's own error is the caller's: hand it back unchanged, never retried.
-            if let sinkError = failure.sinkError { throw sinkError }
+            // The sink's own error is the caller's: wrapped so that it is never retried.
+            if let sinkError = failure.sinkError { throw SinkFailure(underlying: sinkError) }
             throw S3Failures.error(for: target, failure: failure)
         }
         guard (200..<300).contains(response.status) || accept.contains(response.status) else {
@@ -319,6 +330,11 @@ public final class S3ReplicaClient: ReplicaClient {
         var url = bucketURL + (key.map { S3Encoding.canonicalPath(key: $0) } ?? "/")
         if !query.isEmpty { url += "?" + S3Encoding.canonicalQuery(query.map { (name: $0.0, value: $0.1) }) }
         return url
+    }
+
+    /// An error thrown by a streaming read's sink, carried through the retry loop untouched.
+    struct SinkFailure: Error {
+        var underlying: any Error
     }
 
     /// The size of a local file to upload.

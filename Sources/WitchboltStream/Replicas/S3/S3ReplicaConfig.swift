@@ -201,7 +201,7 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
     /// S3's bucket naming rules, loosely (servers differ; AWS is stricter).
     static func isPlausibleBucketName(_ name: String) -> Bool {
         (3...63).contains(name.utf8.count)
-            && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 45 || $0 == 95 || ($0 >= 65 && $0 <= 90) }
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".-_".unicodeScalars.contains($0)) }
     }
 
     private static func parseBool(_ value: String, _ name: String, _ invalid: (String) -> StreamError) throws -> Bool {
@@ -233,10 +233,14 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
 }
 
 /// Credentials resolved from a configuration and the environment.
-struct S3Credentials: Sendable {
+struct S3Credentials: Sendable, CustomStringConvertible, CustomReflectable {
     var accessKeyID: String
     var secretAccessKey: String
     var sessionToken: String?
+
+    /// Never the values.
+    var description: String { "S3Credentials(redacted)" }
+    var customMirror: Mirror { Mirror(self, children: []) }
 
     /// The configuration's credentials, else `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
     /// `AWS_SESSION_TOKEN`. Throws `.invalidConfiguration` when a key is missing (naming the
