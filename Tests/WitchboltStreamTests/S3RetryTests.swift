@@ -99,6 +99,47 @@ struct S3RetryTests {
         #expect(client.counts.retries == 0)
     }
 
+    private static let initiated = ScriptedHTTPServer.Reply(
+        status: 200, body: Array("<InitiateMultipartUploadResult><Bucket>scripted</Bucket><Key>p/big</Key><UploadId>up/1+=</UploadId></InitiateMultipartUploadResult>".utf8))
+
+    private func multipartClient(_ server: ScriptedHTTPServer) throws -> S3ReplicaClient {
+        var config = try client(server).config
+        config.multipartThreshold = 1024
+        return try S3ReplicaClient(config: config)
+    }
+
+    @Test("a part refused for good aborts the multipart upload")
+    func abortsFailedMultipart() throws {
+        let server = try ScriptedHTTPServer([Self.initiated, Self.error(400, "InvalidArgument"), .init(status: 204, body: [])])
+        defer { server.stop() }
+        let client = try multipartClient(server)
+        #expect(throws: StreamError.self) { try client.write(key: "big", from: .bytes([UInt8](repeating: 7, count: 6 << 20))) }
+        let lines = server.requests.map(\.requestLine)
+        #expect(lines == [
+            "POST /scripted/p/big?uploads= HTTP/1.1",
+            "PUT /scripted/p/big?partNumber=1&uploadId=up%2F1%2B%3D HTTP/1.1",
+            "DELETE /scripted/p/big?uploadId=up%2F1%2B%3D HTTP/1.1",
+        ])
+        #expect(client.counts[.abortMultipartUpload] == 1)
+    }
+
+    @Test("CompleteMultipartUpload answering 200 with an InternalError document is retried")
+    func retriesCompleteWithErrorBody() throws {
+        let part = ScriptedHTTPServer.Reply(status: 200, body: [], headers: ["ETag": "\"etag-1\""])
+        let server = try ScriptedHTTPServer([
+            Self.initiated, part, Self.error(200, "InternalError"),
+            .init(status: 200, body: Array("<CompleteMultipartUploadResult><ETag>\"x-1\"</ETag></CompleteMultipartUploadResult>".utf8)),
+        ])
+        defer { server.stop() }
+        let client = try multipartClient(server)
+        try client.write(key: "big", from: .bytes([UInt8](repeating: 1, count: 4096)))
+        #expect(server.requests.count == 4)
+        #expect(client.counts[.completeMultipartUpload] == 1)
+        #expect(client.counts.retries == 1)
+        let complete = String(decoding: server.requests[3].body, as: UTF8.self)
+        #expect(complete.contains("<Part><PartNumber>1</PartNumber><ETag>&quot;etag-1&quot;</ETag></Part>"), "\(complete)")
+    }
+
     @Test("requests carry SigV4, the payload hash, Content-MD5, the range and the session token; never the secret")
     func wire() throws {
         let server = try ScriptedHTTPServer([.init(status: 200, body: []), .init(status: 206, body: [2, 3])])
@@ -138,6 +179,7 @@ final class ScriptedHTTPServer: @unchecked Sendable {
     struct Reply: Sendable {
         var status: Int
         var body: [UInt8]
+        var headers: [String: String] = [:]
     }
 
     struct Request: Sendable {
@@ -209,7 +251,8 @@ final class ScriptedHTTPServer: @unchecked Sendable {
                 lock.unlock()
             }
             if reply.status != 0 {
-                let head = "HTTP/1.1 \(reply.status) Scripted\r\nContent-Length: \(reply.body.count)\r\nConnection: close\r\n\r\n"
+                let extra = reply.headers.map { "\($0.key): \($0.value)\r\n" }.joined()
+                let head = "HTTP/1.1 \(reply.status) Scripted\r\nContent-Length: \(reply.body.count)\r\n\(extra)Connection: close\r\n\r\n"
                 let bytes = Array(head.utf8) + reply.body
                 _ = bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             }
