@@ -9,14 +9,23 @@ import Synchronization
 
 /// The kinds of S3 request the replica makes.
 public enum S3RequestKind: String, Sendable, CaseIterable {
+    /// A single-request upload.
     case putObject = "PutObject"
+    /// A whole, ranged or streamed read.
     case getObject = "GetObject"
+    /// A size lookup (and the existence check of an empty range read).
     case headObject = "HeadObject"
+    /// One page of a listing.
     case listObjects = "ListObjectsV2"
+    /// One batch of up to 1,000 deletions.
     case deleteObjects = "DeleteObjects"
+    /// The start of a multipart upload.
     case createMultipartUpload = "CreateMultipartUpload"
+    /// One part of a multipart upload.
     case uploadPart = "UploadPart"
+    /// The end of a multipart upload, when the object appears.
     case completeMultipartUpload = "CompleteMultipartUpload"
+    /// The abandonment of a failed multipart upload.
     case abortMultipartUpload = "AbortMultipartUpload"
 }
 
