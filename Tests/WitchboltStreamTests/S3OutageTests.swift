@@ -107,6 +107,10 @@ final class PrivateSeaweedFS: @unchecked Sendable {
 
     var endpoint: String { "http://127.0.0.1:\(ports[3])" }
 
+    /// The host suffix of virtual-host addressing (`BUCKET.localhost`), which libcurl resolves
+    /// to loopback by itself.
+    let domainName = "localhost"
+
     init() throws {
         binary = try TestEnvironment.require("WITCHBOLT_WEED_BIN")
         directory = NSTemporaryDirectory() + "witchbolt-weed-\(UUID().uuidString)"
@@ -136,6 +140,7 @@ final class PrivateSeaweedFS: @unchecked Sendable {
             "-admin.port=\(ports[4])", "-s3.config=\(directory)/identities.json", "-webdav=false", "-admin.ui=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.localSocket=\(directory)/s3.sock",
             "-filer.localSocket=\(directory)/filer.sock", "-master.telemetry=false", "-bucket=\(bucket)",
+            "-s3.domainName=\(domainName)",
         ]
         FileManager.default.createFile(atPath: directory + "/weed.log", contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/weed.log"))
