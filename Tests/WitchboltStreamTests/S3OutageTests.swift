@@ -142,7 +142,7 @@ final class PrivateSeaweedFS: @unchecked Sendable {
             "-filer.localSocket=\(directory)/filer.sock", "-master.telemetry=false", "-bucket=\(bucket)",
             "-s3.domainName=\(domainName)",
         ]
-        FileManager.default.createFile(atPath: directory + "/weed.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/weed.log", contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/weed.log"))
         log.seekToEndOfFile()
         process.standardOutput = log

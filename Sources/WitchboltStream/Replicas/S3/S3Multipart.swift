@@ -3,13 +3,16 @@
 // Multipart uploads, for objects above the multipart threshold (large snapshots). The object
 // appears only when CompleteMultipartUpload succeeds, so a reader never sees a part of it: the
 // write stays atomic. Parts are streamed from the file (hashed first, then sent as the signed
-// body), one part in memory at most when the source is bytes already in memory.
+// body); when the source is bytes already in memory, each part in flight is copied once.
+// `partConcurrency` parts go up at once, on the client's pool of connections.
 //
 // Each request is retried on its own (a part, not the whole upload, is resent after a reset).
 // If the upload fails for good it is aborted, so the server drops the parts; if the server
 // forgot the upload (NoSuchUpload, e.g. after losing its state), the whole upload starts again.
 
+import Dispatch
 import Logging
+import Synchronization
 
 /// Where the bytes of a multipart upload come from.
 enum S3MultipartSource: Sendable {
@@ -63,27 +66,8 @@ extension S3ReplicaClient {
         }
 
         do {
-            // Upload the parts in order, keeping each part's ETag for the completion.
-            var etags: [String] = []
-            var offset: Int64 = 0
-            var number = 1
-            repeat {
-                let size = min(partSize, length - offset)
-                let (body, digest) = try source.part(offset: offset, length: size)
-                let target = S3Target(operation: .uploadPart, bucket: bucket, key: fullKey)
-                let etag = try withRetries(target) {
-                    let response = try send(
-                        target, method: "PUT", query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                        body: body, digest: digest)
-                    guard let etag = response.headers["etag"], !etag.isEmpty else {
-                        throw StreamError(.replicaError, "s3 replica: \(target.label) part \(number): the answer has no ETag")
-                    }
-                    return etag
-                }
-                etags.append(etag)
-                offset += size
-                number += 1
-            } while offset < length
+            // Upload the parts, several at once, keeping each part's ETag for the completion.
+            let etags = try uploadParts(fullKey: fullKey, uploadID: uploadID, source: source, length: length, partSize: partSize)
 
             // Complete: the object appears, whole, at this moment. S3 may answer 200 and still
             // report an error in the body, so the body is checked too.
@@ -104,6 +88,51 @@ extension S3ReplicaClient {
         }
     }
 
+    /// Uploads every part, `partConcurrency` at a time (each part retried on its own), and
+    /// returns their ETags in part order. After the first part that fails for good, no new part
+    /// starts; the error is thrown once the parts in flight are done.
+    private func uploadParts(fullKey: String, uploadID: String, source: S3MultipartSource, length: Int64, partSize: Int64) throws -> [String] {
+        let partCount = Int((length + partSize - 1) / partSize)
+        let etags = Mutex([String?](repeating: nil, count: partCount))
+        let failure = Mutex<StreamErrorBox?>(nil)
+        let nextPart = Mutex(0)
+        let workers = max(1, min(config.partConcurrency, config.maxConnections, partCount))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while failure.withLock({ $0 == nil }) {
+                let index = nextPart.withLock { next in
+                    defer { next += 1 }
+                    return next
+                }
+                guard index < partCount else { return }
+                do {
+                    let etag = try uploadPart(fullKey: fullKey, uploadID: uploadID, source: source, number: index + 1,
+                                              offset: Int64(index) * partSize, size: min(partSize, length - Int64(index) * partSize))
+                    etags.withLock { $0[index] = etag }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = StreamErrorBox(error: error) } }
+                    return
+                }
+            }
+        }
+        if let box = failure.withLock({ $0 }) { throw box.error }
+        return etags.withLock { $0.map { $0 ?? "" } }
+    }
+
+    /// Uploads one part, retried; returns its ETag.
+    private func uploadPart(fullKey: String, uploadID: String, source: S3MultipartSource, number: Int, offset: Int64, size: Int64) throws -> String {
+        let (body, digest) = try source.part(offset: offset, length: size)
+        let target = S3Target(operation: .uploadPart, bucket: bucket, key: fullKey)
+        return try withRetries(target) {
+            let response = try send(
+                target, method: "PUT", query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                body: body, digest: digest)
+            guard let etag = response.headers["etag"], !etag.isEmpty else {
+                throw StreamError(.replicaError, "s3 replica: \(target.label) part \(number): the answer has no ETag")
+            }
+            return etag
+        }
+    }
+
     /// Aborts an upload; a failure is logged, not thrown (the original error matters more).
     private func abortMultipartUpload(fullKey: String, uploadID: String) {
         let target = S3Target(operation: .abortMultipartUpload, bucket: bucket, key: fullKey)
@@ -113,4 +142,11 @@ extension S3ReplicaClient {
             logger.warning("s3 could not abort a multipart upload", metadata: ["request": "\(target.label)", "error": "\(error)"])
         }
     }
+}
+
+/// An error carried out of the part workers.
+private struct StreamErrorBox: @unchecked Sendable {
+    // @unchecked Sendable because the error is written once, under a lock, and read after
+    // every worker has finished.
+    var error: any Error
 }

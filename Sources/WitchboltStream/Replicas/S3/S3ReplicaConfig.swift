@@ -72,6 +72,8 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
     public var partSize: Int = 8 << 20
     /// Lets `partSize` go below S3's 5 MiB minimum, for tests against servers that allow it.
     public var allowPartsBelowMinimum: Bool = false
+    /// Parts of one multipart upload sent at once (default 4; at most `maxConnections`).
+    public var partConcurrency: Int = 4
     /// Objects larger than this are uploaded in parts (default 16 MiB).
     public var multipartThreshold: Int = 16 << 20
     /// Keys per ListObjectsV2 page (`max-keys`, 1...1000; default 1000).
@@ -98,7 +100,7 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
     ///
     /// Credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
     /// `AWS_SESSION_TOKEN`), never from the URL. Other parameters: `virtual-host=true`,
-    /// `multipart-threshold=`, `max-keys=`, `max-attempts=`, `max-connections=`.
+    /// `multipart-threshold=`, `part-concurrency=`, `max-keys=`, `max-attempts=`, `max-connections=`.
     /// Throws `StreamError` `.invalidConfiguration` naming what is wrong.
     public init(url: String) throws {
         func invalid(_ why: String) -> StreamError {
@@ -134,11 +136,14 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
             case "max-attempts":
                 guard let n = Int(value) else { throw invalid("max-attempts must be a number, not '\(value)'") }
                 retry.maxAttempts = n
+            case "part-concurrency":
+                guard let n = Int(value) else { throw invalid("part-concurrency must be a number, not '\(value)'") }
+                partConcurrency = n
             case "max-connections":
                 guard let n = Int(value) else { throw invalid("max-connections must be a number, not '\(value)'") }
                 maxConnections = n
             default:
-                throw invalid("unknown parameter '\(item.name)' (known: endpoint, region, path-style, virtual-host, insecure, part-size, multipart-threshold, max-keys, max-attempts, max-connections)")
+                throw invalid("unknown parameter '\(item.name)' (known: endpoint, region, path-style, virtual-host, insecure, part-size, part-concurrency, multipart-threshold, max-keys, max-attempts, max-connections)")
             }
         }
         try validate()
@@ -155,7 +160,8 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
         Mirror(self, children: [
             "bucket": bucket, "prefix": prefix, "endpoint": endpoint as Any, "region": region as Any,
             "addressing": addressing as Any, "insecureSkipTLSVerify": insecureSkipTLSVerify,
-            "partSize": partSize, "multipartThreshold": multipartThreshold, "listPageSize": listPageSize,
+            "partSize": partSize, "partConcurrency": partConcurrency, "multipartThreshold": multipartThreshold,
+            "listPageSize": listPageSize,
         ])
     }
 
@@ -196,6 +202,7 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
         guard retry.maxAttempts >= 1 else { throw invalid("max attempts must be at least 1") }
         guard retry.baseDelay >= .zero, retry.maxDelay >= retry.baseDelay else { throw invalid("retry delays must satisfy 0 <= base <= max") }
         guard maxConnections >= 1 else { throw invalid("max connections must be at least 1") }
+        guard partConcurrency >= 1 else { throw invalid("part concurrency must be at least 1") }
     }
 
     /// S3's bucket naming rules, loosely (servers differ; AWS is stricter).
