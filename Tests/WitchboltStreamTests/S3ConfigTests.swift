@@ -23,6 +23,11 @@ struct S3ConfigTests {
         #expect(config.retry.maxAttempts == 3)
         #expect(config.description == "s3://wb-bucket/db/main at http://127.0.0.1:8333")
 
+        let withCA = try S3ReplicaConfig(url: "s3://wb-bucket/p?endpoint=https://10.0.0.1:9000&ca-bundle=/etc/ssl/private-ca.pem&part-concurrency=2")
+        #expect(withCA.caBundlePath == "/etc/ssl/private-ca.pem")
+        #expect(withCA.partConcurrency == 2)
+        #expect(withCA.insecureSkipTLSVerify == false)
+
         let plain = try S3ReplicaConfig(url: "s3://bucket-only")
         #expect(plain.normalizedPrefix == "")
         #expect(plain.addressing == nil)

@@ -101,7 +101,7 @@ final class PrivateSeaweedFS: @unchecked Sendable {
     let accessKey = "outage-key"
     let secretKey = "outage-secret-\(UInt32.random(in: 0...UInt32.max))"
     private let binary: String
-    /// master, volume, filer, s3, admin (each also uses port + 10000 for gRPC).
+    /// master, volume, filer, s3, admin (each also uses port + 10000 for gRPC), and https.
     private let ports: [Int]
     private var process: Process?
 
@@ -111,13 +111,38 @@ final class PrivateSeaweedFS: @unchecked Sendable {
     /// to loopback by itself.
     let domainName = "localhost"
 
-    init() throws {
+    /// Whether S3 is also served over HTTPS, with a self-signed certificate for 127.0.0.1.
+    let tls: Bool
+    /// The server's certificate (its own CA), when `tls`.
+    var certificatePath: String { directory + "/cert.pem" }
+    /// The HTTPS endpoint, when `tls`.
+    var httpsEndpoint: String { "https://127.0.0.1:\(ports[5])" }
+
+    init(tls: Bool = false) throws {
         binary = try TestEnvironment.require("WITCHBOLT_WEED_BIN")
+        self.tls = tls
         directory = NSTemporaryDirectory() + "witchbolt-weed-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         let identities = #"{"identities":[{"name":"outage","credentials":[{"accessKey":"\#(accessKey)","secretKey":"\#(secretKey)"}],"actions":["Admin","Read","Write","List","Tagging"]}]}"#
         try identities.write(toFile: directory + "/identities.json", atomically: true, encoding: .utf8)
-        ports = try Self.freePorts(5)
+        ports = try Self.freePorts(tls ? 6 : 5)
+        if tls { try makeCertificate() }
+    }
+
+    /// A self-signed certificate for 127.0.0.1 and localhost, made with the openssl tool.
+    private func makeCertificate() throws {
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", directory + "/key.pem", "-out", certificatePath, "-days", "2", "-subj", "/CN=witchbolt-test",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw StreamError(.io, "openssl could not make a test certificate") }
     }
 
     func config(prefix: String) -> S3ReplicaConfig {
@@ -142,6 +167,11 @@ final class PrivateSeaweedFS: @unchecked Sendable {
             "-filer.localSocket=\(directory)/filer.sock", "-master.telemetry=false", "-bucket=\(bucket)",
             "-s3.domainName=\(domainName)",
         ]
+        if tls {
+            process.arguments! += [
+                "-s3.port.https=\(ports[5])", "-s3.cert.file=\(certificatePath)", "-s3.key.file=\(directory)/key.pem",
+            ]
+        }
         _ = FileManager.default.createFile(atPath: directory + "/weed.log", contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/weed.log"))
         log.seekToEndOfFile()

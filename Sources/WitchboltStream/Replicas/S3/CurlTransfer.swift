@@ -55,6 +55,8 @@ struct CurlSettings: Sendable {
     var accessKeyID: String
     var secretAccessKey: String
     var verifyTLS: Bool
+    /// A PEM file of CA certificates (`CURLOPT_CAINFO`), or nil for the system's.
+    var caBundlePath: String?
     var connectTimeoutMilliseconds: Int
     /// A transfer slower than one byte per second for this long is aborted (a stalled peer).
     var lowSpeedTimeSeconds: Int
@@ -180,6 +182,7 @@ final class CurlHandle: @unchecked Sendable {
         _ = ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, settings.lowSpeedTimeSeconds)
         _ = ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, settings.verifyTLS ? 1 : 0)
         _ = ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, settings.verifyTLS ? 2 : 0)
+        if let caBundlePath = settings.caBundlePath { _ = ccurl_setopt_str(handle, CURLOPT_CAINFO, caBundlePath) }
         // Signing: curl computes SigV4 over the headers we give it and the payload hash we send.
         _ = ccurl_setopt_str(handle, CURLOPT_AWS_SIGV4, settings.sigV4Provider)
         _ = ccurl_setopt_str(handle, CURLOPT_USERNAME, settings.accessKeyID)

@@ -58,6 +58,7 @@ public final class S3ReplicaClient: ReplicaClient, CustomReflectable {
             accessKeyID: credentials.accessKeyID,
             secretAccessKey: credentials.secretAccessKey,
             verifyTLS: !config.insecureSkipTLSVerify,
+            caBundlePath: config.caBundlePath,
             connectTimeoutMilliseconds: Int(config.connectTimeout.components.seconds * 1000
                 + config.connectTimeout.components.attoseconds / 1_000_000_000_000_000),
             lowSpeedTimeSeconds: max(1, Int(config.stallTimeout.components.seconds)))

@@ -68,6 +68,9 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
     public var addressing: Addressing?
     /// Skips TLS certificate and host-name verification. Off by default; only for test servers.
     public var insecureSkipTLSVerify: Bool = false
+    /// A PEM file of CA certificates to verify the server with, instead of the system's
+    /// (a private CA, a self-signed test server).
+    public var caBundlePath: String?
     /// The size of each part of a multipart upload (default 8 MiB).
     public var partSize: Int = 8 << 20
     /// Lets `partSize` go below S3's 5 MiB minimum, for tests against servers that allow it.
@@ -99,7 +102,7 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
     /// `s3://BUCKET/PREFIX?endpoint=URL&region=R&path-style=true&part-size=8MiB&insecure=true`.
     ///
     /// Credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-    /// `AWS_SESSION_TOKEN`), never from the URL. Other parameters: `virtual-host=true`,
+    /// `AWS_SESSION_TOKEN`), never from the URL. Other parameters: `virtual-host=true`, `ca-bundle=PATH`,
     /// `multipart-threshold=`, `part-concurrency=`, `max-keys=`, `max-attempts=`, `max-connections=`.
     /// Throws `StreamError` `.invalidConfiguration` naming what is wrong.
     public init(url: String) throws {
@@ -126,6 +129,8 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
                 addressing = try Self.parseBool(value, item.name, invalid) ? .virtualHost : .pathStyle
             case "insecure", "skip-verify":
                 insecureSkipTLSVerify = try Self.parseBool(value, item.name, invalid)
+            case "ca-bundle":
+                caBundlePath = value
             case "part-size":
                 partSize = try Self.parseSize(value, item.name, invalid)
             case "multipart-threshold":
@@ -143,7 +148,7 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
                 guard let n = Int(value) else { throw invalid("max-connections must be a number, not '\(value)'") }
                 maxConnections = n
             default:
-                throw invalid("unknown parameter '\(item.name)' (known: endpoint, region, path-style, virtual-host, insecure, part-size, part-concurrency, multipart-threshold, max-keys, max-attempts, max-connections)")
+                throw invalid("unknown parameter '\(item.name)' (known: endpoint, region, path-style, virtual-host, insecure, ca-bundle, part-size, part-concurrency, multipart-threshold, max-keys, max-attempts, max-connections)")
             }
         }
         try validate()
@@ -159,7 +164,7 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
     public var customMirror: Mirror {
         Mirror(self, children: [
             "bucket": bucket, "prefix": prefix, "endpoint": endpoint as Any, "region": region as Any,
-            "addressing": addressing as Any, "insecureSkipTLSVerify": insecureSkipTLSVerify,
+            "addressing": addressing as Any, "insecureSkipTLSVerify": insecureSkipTLSVerify, "caBundlePath": caBundlePath as Any,
             "partSize": partSize, "partConcurrency": partConcurrency, "multipartThreshold": multipartThreshold,
             "listPageSize": listPageSize,
         ])
@@ -189,6 +194,9 @@ public struct S3ReplicaConfig: ReplicaConfig, CustomReflectable {
                 scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
             else { throw invalid("the endpoint '\(endpoint)' must be http(s)://host[:port]") }
             guard url.query == nil, url.user == nil else { throw invalid("the endpoint must carry no query or credentials") }
+        }
+        if let caBundlePath, caBundlePath.isEmpty {
+            throw invalid("the CA bundle path is empty")
         }
         if let region, region.isEmpty || region.contains(where: { $0 == ":" || $0 == " " }) {
             throw invalid("'\(region)' is not a region name")
