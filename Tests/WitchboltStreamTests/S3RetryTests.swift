@@ -8,13 +8,9 @@ import Foundation
 import Testing
 @testable import WitchboltStream
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @Suite("S3 replica retries, against a scripted server")
 struct S3RetryTests {
-    private func client(_ server: ScriptedHTTPServer, maxAttempts: Int = 5, token: String? = nil) throws -> S3ReplicaClient {
+    private func client(_ server: S3ScriptedServer, maxAttempts: Int = 5, token: String? = nil) throws -> S3ReplicaClient {
         var config = S3ReplicaConfig(bucket: "scripted", prefix: "p", endpoint: "http://127.0.0.1:\(server.port)", region: "us-east-1")
         config.addressing = .pathStyle
         config.accessKeyID = "AKIDSCRIPTED"
@@ -24,13 +20,13 @@ struct S3RetryTests {
         return try S3ReplicaClient(config: config)
     }
 
-    private static func error(_ status: Int, _ code: String) -> ScriptedHTTPServer.Reply {
+    private static func error(_ status: Int, _ code: String) -> S3ScriptedServer.Reply {
         .init(status: status, body: Array("<?xml version=\"1.0\"?><Error><Code>\(code)</Code><Message>scripted</Message></Error>".utf8))
     }
 
     @Test("503 SlowDown and 500 InternalError are retried until the request succeeds")
     func retriesServerErrors() throws {
-        let server = try ScriptedHTTPServer([Self.error(503, "SlowDown"), Self.error(500, "InternalError"), .init(status: 200, body: Array("hello".utf8))])
+        let server = try S3ScriptedServer([Self.error(503, "SlowDown"), Self.error(500, "InternalError"), .init(status: 200, body: Array("hello".utf8))])
         defer { server.stop() }
         let client = try client(server)
         #expect(try client.read(key: "k.bin") == Array("hello".utf8))
@@ -42,7 +38,7 @@ struct S3RetryTests {
 
     @Test("a 400 is not retried and names the bucket, key and S3 code")
     func doesNotRetryClientErrors() throws {
-        let server = try ScriptedHTTPServer([Self.error(400, "InvalidArgument"), .init(status: 200, body: [])])
+        let server = try S3ScriptedServer([Self.error(400, "InvalidArgument"), .init(status: 200, body: [])])
         defer { server.stop() }
         let client = try client(server)
         do {
@@ -59,7 +55,7 @@ struct S3RetryTests {
 
     @Test("retries stop after the policy's attempts with a transient unavailable error")
     func givesUp() throws {
-        let server = try ScriptedHTTPServer(Array(repeating: Self.error(503, "SlowDown"), count: 10))
+        let server = try S3ScriptedServer(Array(repeating: Self.error(503, "SlowDown"), count: 10))
         defer { server.stop() }
         let client = try client(server, maxAttempts: 3)
         do {
@@ -75,7 +71,7 @@ struct S3RetryTests {
 
     @Test("a connection closed without an answer is retried")
     func retriesDroppedConnections() throws {
-        let server = try ScriptedHTTPServer([.init(status: 0, body: []), .init(status: 204, body: [])])
+        let server = try S3ScriptedServer([.init(status: 0, body: []), .init(status: 204, body: [])])
         defer { server.stop() }
         let client = try client(server)
         try client.write(key: "k.bin", from: .bytes([9]))
@@ -85,7 +81,7 @@ struct S3RetryTests {
 
     @Test("an error thrown by a streaming read's sink comes back unchanged and is not retried")
     func sinkErrors() throws {
-        let server = try ScriptedHTTPServer([.init(status: 200, body: [1, 2, 3]), .init(status: 200, body: [1, 2, 3])])
+        let server = try S3ScriptedServer([.init(status: 200, body: [1, 2, 3]), .init(status: 200, body: [1, 2, 3])])
         defer { server.stop() }
         let client = try client(server)
         let sinkError = StreamError(.unavailable, "the sink is full")
@@ -99,10 +95,10 @@ struct S3RetryTests {
         #expect(client.counts.retries == 0)
     }
 
-    private static let initiated = ScriptedHTTPServer.Reply(
+    private static let initiated = S3ScriptedServer.Reply(
         status: 200, body: Array("<InitiateMultipartUploadResult><Bucket>scripted</Bucket><Key>p/big</Key><UploadId>up/1+=</UploadId></InitiateMultipartUploadResult>".utf8))
 
-    private func multipartClient(_ server: ScriptedHTTPServer) throws -> S3ReplicaClient {
+    private func multipartClient(_ server: S3ScriptedServer) throws -> S3ReplicaClient {
         var config = try client(server).config
         config.multipartThreshold = 1024
         return try S3ReplicaClient(config: config)
@@ -110,7 +106,7 @@ struct S3RetryTests {
 
     @Test("a part refused for good aborts the multipart upload")
     func abortsFailedMultipart() throws {
-        let server = try ScriptedHTTPServer([Self.initiated, Self.error(400, "InvalidArgument"), .init(status: 204, body: [])])
+        let server = try S3ScriptedServer([Self.initiated, Self.error(400, "InvalidArgument"), .init(status: 204, body: [])])
         defer { server.stop() }
         let client = try multipartClient(server)
         #expect(throws: StreamError.self) { try client.write(key: "big", from: .bytes([UInt8](repeating: 7, count: 6 << 20))) }
@@ -125,8 +121,8 @@ struct S3RetryTests {
 
     @Test("CompleteMultipartUpload answering 200 with an InternalError document is retried")
     func retriesCompleteWithErrorBody() throws {
-        let part = ScriptedHTTPServer.Reply(status: 200, body: [], headers: ["ETag": "\"etag-1\""])
-        let server = try ScriptedHTTPServer([
+        let part = S3ScriptedServer.Reply(status: 200, body: [], headers: ["ETag": "\"etag-1\""])
+        let server = try S3ScriptedServer([
             Self.initiated, part, Self.error(200, "InternalError"),
             .init(status: 200, body: Array("<CompleteMultipartUploadResult><ETag>\"x-1\"</ETag></CompleteMultipartUploadResult>".utf8)),
         ])
@@ -142,7 +138,7 @@ struct S3RetryTests {
 
     @Test("requests carry SigV4, the payload hash, Content-MD5, the range and the session token; never the secret")
     func wire() throws {
-        let server = try ScriptedHTTPServer([.init(status: 200, body: []), .init(status: 206, body: [2, 3])])
+        let server = try S3ScriptedServer([.init(status: 200, body: []), .init(status: 206, body: [2, 3])])
         defer { server.stop() }
         let client = try client(server, token: "scripted-session-token")
         try client.write(key: "dir/a b.bin", from: .bytes([1, 2, 3]))
@@ -168,138 +164,5 @@ struct S3RetryTests {
         for request in server.requests {
             #expect(!request.raw.contains("scripted-secret-value"))
         }
-    }
-}
-
-/// A loopback HTTP/1.1 server that answers the n-th request with the n-th scripted reply and
-/// closes the connection; a reply with status 0 closes it without answering.
-final class ScriptedHTTPServer: @unchecked Sendable {
-    // @unchecked Sendable because `received` and `stopped` are only touched under `lock`, and
-    // the listening socket is closed by the accept thread alone (`stop` only shuts it down).
-    struct Reply: Sendable {
-        var status: Int
-        var body: [UInt8]
-        var headers: [String: String] = [:]
-    }
-
-    struct Request: Sendable {
-        var requestLine: String
-        var headers: [String: String]
-        var body: [UInt8]
-        var raw: String
-    }
-
-    let port: Int
-    private let listener: Int32
-    private let replies: [Reply]
-    private let lock = NSLock()
-    private var received: [Request] = []
-    private var stopped = false
-
-    var requests: [Request] { lock.lock(); defer { lock.unlock() }; return received }
-
-    init(_ replies: [Reply]) throws {
-        self.replies = replies
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
- guard bound else {
-            close(fd)
-            throw StreamError(.io, "scripted server: cannot listen on loopback")
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
-        Thread.detachNewThread { [self] in serve() }
-    }
-
-    /// Wakes the accept thread, which closes the socket itself (closing it here could hand its
-    /// number to another test's socket while the thread still accepts on it).
-    func stop() {
-        lock.lock()
-        stopped = true
-        lock.unlock()
-        shutdown(listener, Int32(SHUT_RDWR))
-    }
-
-    private func serve() {
-        defer { close(listener) }
-        var index = 0
-        while true {
-            let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
-            lock.lock()
-            let isStopped = stopped
-            lock.unlock()
-            guard !isStopped else {
-                close(connection)
-                return
-            }
-            let request = readRequest(connection)
-            let reply = index < replies.count ? replies[index] : Reply(status: 500, body: [])
-            index += 1
-            if let request {
-                lock.lock()
-                received.append(request)
-                lock.unlock()
-            }
-            if reply.status != 0 {
-                let extra = reply.headers.map { "\($0.key): \($0.value)\r\n" }.joined()
-                let head = "HTTP/1.1 \(reply.status) Scripted\r\nContent-Length: \(reply.body.count)\r\n\(extra)Connection: close\r\n\r\n"
-                let bytes = Array(head.utf8) + reply.body
-                _ = bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            }
-            close(connection)
-        }
-    }
-
-    /// Reads one request: the head up to the blank line, then Content-Length bytes of body.
-    private func readRequest(_ connection: Int32) -> Request? {
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        var headEnd: Int?
-        var contentLength = 0
-        while true {
-            if let end = headEnd, data.count >= end + contentLength { break }
-            let n = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { return nil }
-            data += buffer[0..<n]
-            if headEnd == nil, let range = findBlankLine(data) {
-                headEnd = range
-                let head = String(decoding: data[0..<range], as: UTF8.self)
-                for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
-                    contentLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
-                }
-                if head.lowercased().contains("expect: 100-continue") {
-                    _ = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                }
-            }
-        }
-        let end = headEnd!
-        let head = String(decoding: data[0..<(end - 4)], as: UTF8.self)
-        var lines = head.components(separatedBy: "\r\n")
-        let requestLine = lines.removeFirst()
-        var headers: [String: String] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return Request(requestLine: requestLine, headers: headers, body: Array(data[end..<(end + contentLength)]), raw: head)
-    }
-
-    /// The index just past the first `\r\n\r\n`.
-    private func findBlankLine(_ data: [UInt8]) -> Int? {
-        guard data.count >= 4 else { return nil }
-        for i in 0...(data.count - 4) where data[i] == 13 && data[i + 1] == 10 && data[i + 2] == 13 && data[i + 3] == 10 {
-            return i + 4
-        }
-        return nil
     }
 }

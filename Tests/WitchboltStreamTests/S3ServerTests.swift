@@ -6,6 +6,7 @@
 import Foundation
 import Testing
 import WitchboltStream
+import WitchboltTestSupport
 
 @Suite("S3 replica against SeaweedFS", .enabled(if: TestBackend.s3.isEnabled))
 struct S3ServerTests {
@@ -32,8 +33,7 @@ struct S3ServerTests {
             $0.multipartThreshold = 2 << 20
         }
         defer { cleanUp(client) }
-        let seed = TestSeed.current("multipartFromBytes")
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRandom(label: "multipartFromBytes")
         let bytes = (0..<(2 * S3ReplicaConfig.minimumPartSize + 12_345)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         try client.write(key: "big/snapshot.bin", from: .bytes(bytes))
         let counts = client.counts
@@ -190,27 +190,5 @@ struct S3ServerTests {
             #expect(error.message.contains("NoSuchBucket") && error.message.contains(client.config.bucket), "\(error.message)")
         }
         #expect(client.counts.retries == 0)
-    }
-}
-
-/// The seed of a random test: `WITCHBOLT_SEED` if set, else a fresh one; printed either way.
-enum TestSeed {
-    static func current(_ test: String) -> UInt64 {
-        let seed = TestEnvironment.value("WITCHBOLT_SEED").flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-        print("\(test): WITCHBOLT_SEED=\(seed)")
-        return seed
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a failing random test can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
