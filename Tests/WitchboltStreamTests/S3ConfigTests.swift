@@ -28,6 +28,12 @@ struct S3ConfigTests {
         #expect(withCA.partConcurrency == 2)
         #expect(withCA.insecureSkipTLSVerify == false)
 
+        var tiny = S3ReplicaConfig(bucket: "wb-bucket")
+        tiny.partSize = 1 << 20
+        #expect(throws: StreamError.self) { try tiny.validate() }
+        tiny.allowPartsBelowMinimum = true
+        try tiny.validate()
+
         let plain = try S3ReplicaConfig(url: "s3://bucket-only")
         #expect(plain.normalizedPrefix == "")
         #expect(plain.addressing == nil)
