@@ -18,12 +18,14 @@ final class SFTPLoopbackProxy: @unchecked Sendable {
     private let upstreamPort: Int
     private var pairs: [ObjectIdentifier: Pair] = [:]
     private var cutThreshold: Int?
+    private var cutThresholdDown: Int?
     private var stopped = false
     private(set) var port: Int = 0
 
     private var acceptedCount = 0
     private var cutCount = 0
     private var sentUpstream = 0
+    private var sentDownstream = 0
 
     /// Connections accepted so far.
     var accepted: Int { lock.lock(); defer { lock.unlock() }; return acceptedCount }
@@ -62,6 +64,13 @@ final class SFTPLoopbackProxy: @unchecked Sendable {
     func cut(afterClientBytes bytes: Int) {
         lock.lock()
         cutThreshold = sentUpstream + bytes
+        lock.unlock()
+    }
+
+    /// Cuts every live connection the next time the server's byte count passes `bytes` (once).
+    func cut(afterServerBytes bytes: Int) {
+        lock.lock()
+        cutThresholdDown = sentDownstream + bytes
         lock.unlock()
     }
 
@@ -110,24 +119,29 @@ final class SFTPLoopbackProxy: @unchecked Sendable {
             acceptedCount += 1
             pairs[ObjectIdentifier(pair)] = pair
             lock.unlock()
-            Thread { [self] in pump(pair, from: client, to: upstream, countsTowardsCut: true) }.start()
-            Thread { [self] in pump(pair, from: upstream, to: client, countsTowardsCut: false) }.start()
+            Thread { [self] in pump(pair, from: client, to: upstream, fromClient: true) }.start()
+            Thread { [self] in pump(pair, from: upstream, to: client, fromClient: false) }.start()
         }
     }
 
-    private func pump(_ pair: Pair, from source: Int32, to destination: Int32, countsTowardsCut: Bool) {
+    private func pump(_ pair: Pair, from source: Int32, to destination: Int32, fromClient: Bool) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         loop: while true {
             let n = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
-            if countsTowardsCut {
-                lock.lock()
+            lock.lock()
+            var trigger = false
+            if fromClient {
                 sentUpstream += n
-                let trigger = cutThreshold.map { sentUpstream >= $0 } ?? false
+                trigger = cutThreshold.map { sentUpstream >= $0 } ?? false
                 if trigger { cutThreshold = nil }
-                lock.unlock()
-                if trigger { cutAll(); break }
+            } else {
+                sentDownstream += n
+                trigger = cutThresholdDown.map { sentDownstream >= $0 } ?? false
+                if trigger { cutThresholdDown = nil }
             }
+            lock.unlock()
+            if trigger { cutAll(); break }
             var offset = 0
             while offset < n {
                 let m = buffer.withUnsafeBytes { send(destination, $0.baseAddress! + offset, n - offset, Int32(MSG_NOSIGNAL)) }

@@ -66,6 +66,18 @@ final class SFTPPrivateServer: @unchecked Sendable {
         return config
     }
 
+    /// A configuration that reaches this server through another port (a proxy), with a known_hosts
+    /// file listing the server's host key for `[127.0.0.1]:port`.
+    func config(viaPort proxyPort: Int, subpath: String = "replica") throws -> SFTPReplicaConfig {
+        let hostPublic = try String(contentsOfFile: hostKeyPath + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        let path = directory + "/known_hosts_\(proxyPort)"
+        try "[127.0.0.1]:\(proxyPort) \(hostPublic)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        var config = config(subpath: subpath)
+        config.port = proxyPort
+        config.hostKeyPolicy = .knownHosts(path: path)
+        return config
+    }
+
     /// Starts sshd and waits until it accepts connections.
     func start() throws {
         let process = Process()
