@@ -34,11 +34,13 @@ enum SFTPHostKeyVerifier {
         case .knownHosts(let rawPath):
             // Read the file ourselves so that one line libssh2 cannot parse does not hide the others.
             let path = SFTPReplicaConfig.expandTilde(rawPath)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            guard let file = FileHandle(forReadingAtPath: path) else {
                 throw StreamError(.hostKeyMismatch,
                                   "\(place): cannot verify host key \(key.name) \(seen): the known_hosts file \(rawPath) is missing or unreadable; nothing was sent or written",
                                   isTransient: false)
             }
+            let text = String(decoding: (try? file.readToEnd()) ?? Data(), as: UTF8.self)
+            try? file.close()
             var entries: [String] = []
             var revoked: [[UInt8]] = []
             for rawLine in text.split(whereSeparator: \.isNewline) {

@@ -120,14 +120,13 @@ public final class SFTPReplicaClient: ReplicaClient {
         do {
             try connection.rename(temporary, to: final)
             return
-        } catch SSH2Failure.status(let status, let message) {
+        } catch SSH2Failure.status(_, let message) {
             // The rename failed with an SFTP status: look at what holds the final name.
             guard let existing = try connection.stat(final), existing.isRegularFile else {
                 try? connection.unlink(temporary)
                 throw StreamError(.replicaError, "\(description): cannot rename the upload of \(key) into place: \(message)",
                                   isTransient: false)
             }
-            _ = status
             if existing.size == size, try digestOf(connection, final) == digest {
                 // An earlier attempt (or another writer) already put exactly these bytes there.
                 try? connection.unlink(temporary)
@@ -170,7 +169,15 @@ public final class SFTPReplicaClient: ReplicaClient {
         guard range.lowerBound >= 0 else {
             throw StreamError(.invalidConfiguration, "\(description): negative range \(range) for \(key)")
         }
-        return try pool.run("read \(key) \(range)") { connection in
+        do {
+            return try readRange(path, key: key, range: range)
+        } catch let error as StreamError where error.code == .notFound {
+            throw StreamError(.notFound, "\(description): object \(key) not found", isTransient: false)
+        }
+    }
+
+    private func readRange(_ path: String, key: String, range: Range<Int64>) throws -> [UInt8] {
+        try pool.run("read \(key) \(range)") { connection in
             let handle = try connection.open(path, write: false)
             defer { try? connection.closeHandle(handle, path) }
             connection.seek(handle, to: range.lowerBound)
@@ -301,7 +308,7 @@ public final class SFTPReplicaClient: ReplicaClient {
     private func makeDirectoryTolerantly(_ connection: SSH2Connection, _ directory: String) throws {
         do {
             try connection.mkdir(directory)
-        } catch SSH2Failure.status(let status, let message) {
+        } catch SSH2Failure.status(_, let message) {
             guard let existing = try connection.stat(directory), existing.isDirectory else {
                 throw SSH2Failure.status(status, message)
             }

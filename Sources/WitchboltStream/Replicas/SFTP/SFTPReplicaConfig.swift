@@ -6,7 +6,6 @@
 // It is built in code or parsed from a replica URL (`SFTPReplicaConfig+URL.swift`).
 
 import Foundation
-import Logging
 
 /// How the client authenticates to the SSH server.
 public enum SFTPAuthentication: Sendable, Equatable {
