@@ -308,7 +308,7 @@ public final class SFTPReplicaClient: ReplicaClient {
     private func makeDirectoryTolerantly(_ connection: SSH2Connection, _ directory: String) throws {
         do {
             try connection.mkdir(directory)
-        } catch SSH2Failure.status(_, let message) {
+        } catch SSH2Failure.status(let status, let message) {
             guard let existing = try connection.stat(directory), existing.isDirectory else {
                 throw SSH2Failure.status(status, message)
             }
