@@ -38,7 +38,7 @@ final class SFTPLoopbackProxy: @unchecked Sendable {
     init(upstreamPort: Int) throws {
         self.upstreamPort = upstreamPort
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw ProxyError("socket: \(String(cString: strerror(errno)))") }
+        guard listener >= 0 else { throw SFTPTestError("socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         _ = setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = Self.loopback(port: 0)
@@ -47,7 +47,7 @@ final class SFTPLoopbackProxy: @unchecked Sendable {
         }
         guard bound == 0, listen(listener, 64) == 0 else {
             _ = close(listener)
-            throw ProxyError("bind/listen: \(String(cString: strerror(errno)))")
+            throw SFTPTestError("bind/listen: \(String(cString: strerror(errno)))")
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
@@ -199,9 +199,4 @@ final class SFTPLoopbackProxy: @unchecked Sendable {
             return finished == 2
         }
     }
-}
-
-struct ProxyError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

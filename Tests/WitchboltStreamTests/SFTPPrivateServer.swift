@@ -46,7 +46,7 @@ final class SFTPPrivateServer: @unchecked Sendable {
             "ListenAddress 127.0.0.1", "Port \(port)", "HostKey \(hostKeyPath)", "PidFile \(directory)/sshd.pid",
             "AuthorizedKeysFile \(directory)/authorized_keys", "PermitRootLogin prohibit-password",
             "PubkeyAuthentication yes", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-            "UsePAM no", "StrictModes no", "Subsystem sftp internal-sftp",
+            "UsePAM no", "StrictModes no", "UseDNS no", "MaxStartups 200", "Subsystem sftp internal-sftp",
         ] + extraConfig
         try (lines.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
     }
@@ -98,7 +98,7 @@ final class SFTPPrivateServer: @unchecked Sendable {
             if !process.isRunning { break }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw ProxyError("sshd on port \(port) did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+        throw SFTPTestError("sshd on port \(port) did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
     }
 
     /// SIGKILL to sshd and all its descendants (the sessions serving live connections).
@@ -145,7 +145,7 @@ final class SFTPPrivateServer: @unchecked Sendable {
         process.arguments = ["-q", "-t", type, "-N", passphrase, "-f", path, "-C", "witchbolt-test"]
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ProxyError("ssh-keygen -t \(type) failed") }
+        guard process.terminationStatus == 0 else { throw SFTPTestError("ssh-keygen -t \(type) failed") }
     }
 
     /// A port on 127.0.0.1 nobody listens on right now.
@@ -159,7 +159,7 @@ final class SFTPPrivateServer: @unchecked Sendable {
         let ok = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard ok else { throw ProxyError("no free port") }
+        guard ok else { throw SFTPTestError("no free port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 

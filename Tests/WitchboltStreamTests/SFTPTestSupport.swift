@@ -106,3 +106,9 @@ struct CapturingLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 }
+
+/// A failure of the SFTP tests' own machinery (proxy, private server, key generation).
+struct SFTPTestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
