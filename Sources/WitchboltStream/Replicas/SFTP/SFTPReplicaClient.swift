@@ -41,7 +41,9 @@ public final class SFTPReplicaClient: ReplicaClient {
         self.root = root
     }
 
+    /// `sftp://USER@HOST:PORT/PATH`, without credentials.
     public var description: String { config.description }
+    /// Always `sftp`.
     public var kind: String { "sftp" }
 
     /// What the connection management has done so far (for tests and diagnostics).
@@ -49,6 +51,7 @@ public final class SFTPReplicaClient: ReplicaClient {
 
     // MARK: - Write
 
+    /// Uploads to a temporary name, fsyncs, checks the size and renames into place (write-once).
     public func write(key: String, from source: ObjectSource) throws {
         let path = try remotePath(key)
         let (directory, name) = Self.split(path)
@@ -158,12 +161,14 @@ public final class SFTPReplicaClient: ReplicaClient {
 
     // MARK: - Read
 
+    /// Reads a whole object; `.notFound` when it does not exist.
     public func read(key: String) throws -> [UInt8] {
         var bytes: [UInt8] = []
         try read(key: key) { bytes += $0 }
         return bytes
     }
 
+    /// Reads the bytes of `range` (seek, then read), clamped to the object's end.
     public func read(key: String, range: Range<Int64>) throws -> [UInt8] {
         let path = try remotePath(key)
         guard range.lowerBound >= 0 else {
@@ -193,6 +198,7 @@ public final class SFTPReplicaClient: ReplicaClient {
         }
     }
 
+    /// Streams an object in 256 KiB chunks, resuming at the delivered offset after a dropped connection.
     public func read(key: String, into sink: ([UInt8]) throws -> Void) throws {
         let path = try remotePath(key)
         // Resume where the last attempt stopped: the sink never sees a byte twice.
@@ -218,6 +224,7 @@ public final class SFTPReplicaClient: ReplicaClient {
 
     // MARK: - List and delete
 
+    /// Lists objects by walking directories (sizes from the directory entries), sorted by key.
     public func list(prefix: String) throws -> [ObjectInfo] {
         // Start the walk at the deepest directory the prefix names; filter the rest by prefix.
         let directoryPart = prefix.lastIndex(of: "/").map { String(prefix[..<$0]) } ?? ""
@@ -244,7 +251,8 @@ public final class SFTPReplicaClient: ReplicaClient {
             let path = Self.join(directory, entry.name)
             var attributes = entry.attributes
             if attributes.isSymbolicLink {
-                guard let target = try connection.stat(path) else { continue }
+                // A link to a file lists as the file; links to directories are not followed (no loops).
+                guard let target = try connection.stat(path), !target.isDirectory else { continue }
                 attributes = target
             }
             if attributes.isDirectory {
@@ -255,6 +263,7 @@ public final class SFTPReplicaClient: ReplicaClient {
         }
     }
 
+    /// Deletes objects (missing ones are fine) and the directories they leave empty.
     public func delete(keys: [String]) throws {
         let paths = try keys.map { try remotePath($0) }
         try pool.run("delete \(keys.count) object(s)") { connection in
@@ -276,6 +285,7 @@ public final class SFTPReplicaClient: ReplicaClient {
         }
     }
 
+    /// Closes the idle connections; the client reconnects on next use.
     public func close() {
         pool.close()
     }
