@@ -31,6 +31,8 @@ final class SFTPLoopbackProxy: @unchecked Sendable {
     var accepted: Int { lock.lock(); defer { lock.unlock() }; return acceptedCount }
     /// Times all connections were cut.
     var cuts: Int { lock.lock(); defer { lock.unlock() }; return cutCount }
+    /// Bytes received from the server, over all connections.
+    var bytesFromServer: Int { lock.lock(); defer { lock.unlock() }; return sentDownstream }
     /// Bytes forwarded from clients to the server, over all connections.
     var bytesFromClients: Int { lock.lock(); defer { lock.unlock() }; return sentUpstream }
 

@@ -1,9 +1,11 @@
 // Dropped connections, through a loopback proxy that cuts every connection between the client
 // and a private sshd: in the middle of an upload, in the middle of a streamed download, and
-// while the pooled connection sits idle. Each time the client must observe the disconnect,
+// while the pooled connection sits idle, and exactly when the reply to the final rename is in
+// flight (the object landed, the client never heard). Each time the client must observe the disconnect,
 // reconnect, finish the operation, and leave the data intact with no temporary left behind.
 
 import Foundation
+import Logging
 import Testing
 import WitchboltStream
 
@@ -68,6 +70,35 @@ struct SFTPReconnectTests {
         #expect(try client.read(key: "big.bin", range: 1_000_000..<3_000_000) == Array(payload[1_000_000..<3_000_000]))
         #expect(proxy.cuts == 2)
         #expect(client.counters.reconnects >= 2, "\(client.counters)")
+    }
+
+    @Test("a rename whose reply is lost is retried, finds its own object in place, and counts as written")
+    func renameReplyLost() throws {
+        let server = try SFTPPrivateServer()
+        try server.start()
+        let proxy = try SFTPLoopbackProxy(upstreamPort: server.port)
+        defer { proxy.stop() }
+        let logs = CapturedLogs()
+        let client = try SFTPReplicaClient(config: server.config(viaPort: proxy.port), logger: logs.logger())
+        defer { client.close() }
+
+        // Measure what the server sends for one write on a warm connection (the same key length
+        // and size each time, so the same packets): its last packet is the rename's status.
+        try client.write(key: "d/warm.bin", from: .bytes([0]))
+        let payload = [UInt8](repeating: 0x5A, count: 1000)
+        let before = proxy.bytesFromServer
+        try client.write(key: "d/one.bin", from: .bytes(payload))
+        let perWrite = proxy.bytesFromServer - before
+
+        // Cut when that last packet arrives: the server renamed, the client never hears of it.
+        proxy.cut(afterServerBytes: perWrite - 1)
+        try client.write(key: "d/two.bin", from: .bytes(payload))
+        #expect(proxy.cuts == 1)
+        #expect(logs.messages(at: .debug).contains { $0.contains("d/two.bin already holds the same 1000 bytes") },
+                "the retry should have found the first attempt's object: \(logs.messages(at: .debug))")
+        #expect(try client.read(key: "d/two.bin") == payload)
+        #expect(client.counters.reconnects == 1, "\(client.counters)")
+        #expect(SFTPTestSupport.filesOnDisk(server.rootPath + "/replica") == ["d/one.bin", "d/two.bin", "d/warm.bin"])
     }
 
     @Test("an idle pooled connection that was dropped is replaced on next use")
