@@ -117,6 +117,16 @@ final class SFTPPrivateServer: @unchecked Sendable {
         for pid in Self.descendants(of: listener) { _ = Glibc.kill(pid, SIGKILL) }
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) sshd and its sessions: a hung server, not a dead one.
+    func freeze(_ frozen: Bool) {
+        lock.lock()
+        let process = self.process
+        lock.unlock()
+        guard let process, process.isRunning else { return }
+        let listener = process.processIdentifier
+        for pid in [listener] + Self.descendants(of: listener) { _ = Glibc.kill(pid, frozen ? SIGSTOP : SIGCONT) }
+    }
+
     /// The processes whose parent chain leads to `root`.
     static func descendants(of root: Int32) -> [Int32] {
         var parents: [Int32: Int32] = [:]

@@ -2,13 +2,14 @@
 // killed with its session processes while a large object streams to it, then restarted. The
 // write in flight fails transiently; the final key never holds a partial object (only a
 // temporary name exists, and listing ignores it); the retried write completes, the content is
-// intact, and the temporary of the killed attempt is cleaned up.
+// intact, and the temporary of the killed attempt is cleaned up. A frozen (hung) server makes
+// calls time out instead of blocking forever.
 
 import Foundation
 import Testing
 import WitchboltStream
 
-@Suite("SFTP server killed mid-upload", .enabled(if: SFTPTestSupport.enabled))
+@Suite("SFTP server outages: killed mid-upload, hung", .enabled(if: SFTPTestSupport.enabled))
 struct SFTPServerRestartTests {
     @Test("sshd killed mid-upload and restarted: nothing partial under the final key, the retry lands intact")
     func killedMidUpload() throws {
@@ -61,6 +62,31 @@ struct SFTPServerRestartTests {
         #expect(SFTPTestSupport.filesOnDisk(server.rootPath + "/replica") == [key], "the killed attempt's temporary is cleaned")
         let counters = client.counters
         #expect(counters.disconnectsObserved >= 1 && counters.reconnects >= 1, "\(counters)")
+    }
+
+    @Test("a hung server times out (transient, bounded), and the client recovers when it answers again")
+    func hungServerTimesOut() throws {
+        let server = try SFTPPrivateServer()
+        try server.start()
+        defer { server.freeze(false) }
+        var config = server.config()
+        config.timeout = .seconds(1)
+        config.maxAttempts = 2
+        let client = try SFTPReplicaClient(config: config)
+        defer { client.close() }
+        try client.write(key: "h.bin", from: .bytes([1, 2]))
+
+        server.freeze(true)
+        let started = ContinuousClock.now
+        let error = SFTPTestSupport.streamError { _ = try client.read(key: "h.bin") }
+        let elapsed = ContinuousClock.now - started
+        #expect(error?.code == .unavailable, "\(String(describing: error))")
+        #expect(error?.isTransient == true)
+        #expect(elapsed >= .seconds(1) && elapsed < .seconds(15), "two attempts of about 1 s each: \(elapsed)")
+
+        server.freeze(false)
+        #expect(try client.read(key: "h.bin") == [1, 2])
+        #expect(client.counters.disconnectsObserved >= 1, "\(client.counters)")
     }
 
     /// The temporaries in a directory on the server's disk, with their sizes.
