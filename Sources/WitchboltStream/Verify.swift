@@ -83,8 +83,10 @@ public enum ReplicaVerifier {
             databaseID = databaseID ?? replay.databaseID
             summary.firstTxID = min(summary.firstTxID ?? .max, snapshot.txID)
             let (segments, end) = info.chain(from: snapshot, through: limit)
+            var currentKey = snapshot.key
             do {
                 for segment in segments {
+                    currentKey = segment.key
                     checked.insert(segment.key)
                     let bytes = try client.read(key: segment.key)
                     report.bytesRead += Int64(bytes.count)
@@ -104,7 +106,7 @@ public enum ReplicaVerifier {
                     problem(segments.last?.key, "\(segments.last?.key ?? snapshot.key): chain from snapshot txid \(snapshot.txID) ends at txid \(replay.txID), the segment names promise \(end)")
                 }
             } catch {
-                problem(nil, "\(error)".replacingPrefix("corrupt artefact: ", "").replacingPrefix("checksum mismatch: ", ""))
+                problem(currentKey, "\(error)".replacingPrefix("corrupt artefact: ", "").replacingPrefix("checksum mismatch: ", ""))
             }
             reached = max(reached, replay.txID)
         }
