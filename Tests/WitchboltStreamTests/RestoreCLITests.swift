@@ -71,4 +71,29 @@ struct RestoreCLITests {
         #expect(vStatus == 1)
         #expect(vOut.contains(replica.segmentKeys[0]), "\(vOut)")
     }
+
+    @Test("restore of a real database through the binary, to the latest txid and to a time")
+    func realDatabase() throws {
+        let replica = try RealReplica("cli real database", commitsAfterSnapshot: 5)
+        defer { replica.cleanUp() }
+        let url = "file://" + replica.directory + "/replica"
+        let output = replica.directory + "/restored.db"
+        let (status, out, err) = try runWitchbolt(["restore", "-o", output, "--json", url])
+        #expect(status == 0, "\(err)")
+        let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
+        #expect(json?["txid"] as? Int == Int(replica.records.last!.txID))
+        let restored = try RealReplica.export(of: output)
+        #expect(restored.export == replica.exports[replica.records.last!.txID])
+        // Again without --if-db-not-exists: the existing output is an error and stays as it was.
+        #expect(try runWitchbolt(["restore", "-o", output, url]).0 == 1)
+        #expect(try runWitchbolt(["restore", "-o", output, "--if-db-not-exists", url]).0 == 0)
+        // To the time of the third record.
+        let third = replica.records[2]
+        let timed = replica.directory + "/timed.db"
+        let (tStatus, _, tErr) = try runWitchbolt(["restore", "-o", timed, "--timestamp", formatMillis(third.timestampMillis), url])
+        #expect(tStatus == 0, "\(tErr)")
+        let atTime = try RealReplica.export(of: timed)
+        #expect(atTime.txID >= third.txID)
+        #expect(atTime.export == replica.exports[atTime.txID])
+    }
 }
