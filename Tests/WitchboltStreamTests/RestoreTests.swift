@@ -258,6 +258,19 @@ struct RestoreTests {
             try replica.client.write(key: replica.segmentKeys[0], from: .bytes(try other.segmentBytes(records)))
             try expectRefusal(replica, code: .corruptArtefact, naming: replica.segmentKeys[0])
         }
+        // Two segments' contents swapped (reordered under each other's names).
+        do {
+            var replica = try SyntheticReplica("restore swapped")
+            defer { replica.cleanUp() }
+            try replica.snapshot()
+            try replica.segment(2)
+            try replica.segment(2)
+            let first = try replica.client.read(key: replica.segmentKeys[0])
+            let second = try replica.client.read(key: replica.segmentKeys[1])
+            try replica.client.write(key: replica.segmentKeys[0], from: .bytes(second))
+            try replica.client.write(key: replica.segmentKeys[1], from: .bytes(first))
+            try expectRefusal(replica, code: .corruptArtefact, naming: replica.segmentKeys[0])
+        }
         // A recorded whole-database checksum that does not match the replayed image.
         do {
             var replica = try SyntheticReplica("restore checksum")
