@@ -225,7 +225,8 @@ public enum Compression {
     public static func decompress(_ bytes: [UInt8], codec: CompressionCodec, expectedCount: UInt64, name: String) throws -> [UInt8] {
         let decompressor = try StreamingDecompressor(codec: codec, name: name, limit: expectedCount)
         var out: [UInt8] = []
-        out.reserveCapacity(Int(min(expectedCount, 1 << 30)))
+        // Reserve what the header announces, within reason: a hostile header must not reserve gigabytes.
+        out.reserveCapacity(Int(min(expectedCount, 16 << 20)))
         try decompressor.decompress(bytes) { out += $0 }
         try decompressor.finish()
         guard UInt64(out.count) == expectedCount else {

@@ -37,6 +37,8 @@ public struct ReplicaCatalog: Sendable {
         public var maxTxID: UInt64
         /// The commit time of `maxTxID` from its artefact's header (nil if it could not be read).
         public var lastCommitMillis: Int64?
+        /// The database id from that same header (nil if it could not be read).
+        public var databaseID: String?
 
         /// The commit time used to order generations: the header's, else the id's creation time.
         public var orderingMillis: Int64 { lastCommitMillis ?? generation.createdMillis }
@@ -101,13 +103,15 @@ public struct ReplicaCatalog: Sendable {
                 generation: g,
                 snapshots: (snapshots[g] ?? []).sorted { $0.txID < $1.txID },
                 segments: (segments[g] ?? []).sorted { ($0.minTxID, $0.maxTxID) < ($1.minTxID, $1.maxTxID) },
-                maxTxID: 0, lastCommitMillis: nil)
+                maxTxID: 0, lastCommitMillis: nil, databaseID: nil)
             let lastSnapshot = info.snapshots.last
             let lastSegment = info.segments.max { $0.maxTxID < $1.maxTxID }
             info.maxTxID = max(lastSnapshot?.txID ?? 0, lastSegment?.maxTxID ?? 0)
             let newestKey = (lastSegment.map { $0.maxTxID >= (lastSnapshot?.txID ?? 0) } ?? false) ? lastSegment!.key : lastSnapshot!.key
             do {
-                info.lastCommitMillis = try Self.header(of: newestKey, client: client).lastTimestampMillis
+                let header = try Self.header(of: newestKey, client: client)
+                info.lastCommitMillis = header.lastTimestampMillis
+                info.databaseID = header.databaseID
             } catch {
                 unreadableHeaders[newestKey] = "\(error)"
             }

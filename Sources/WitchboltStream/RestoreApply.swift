@@ -45,13 +45,17 @@ struct RestoreExecution {
         // 1. Download the snapshot to a local file, streamed: snapshots can be large.
         let snapshotKey = plan.snapshot.key
         report(.snapshot, 0)
-        do {
+        try RestorePrefetcher.withRetries(key: snapshotKey) {
+            // A retry starts the download over, in a fresh file.
+            LocalFS.remove(snapshotPath)
             let file = try LocalFile.create(snapshotPath, exclusive: true, private: true)
             var offset: Int64 = 0
+            let start = downloaded
+            downloaded = start
             try client.read(key: snapshotKey) { chunk in
                 try file.write(chunk, at: offset)
                 offset += Int64(chunk.count)
-                downloaded += Int64(chunk.count)
+                downloaded = start + offset
                 report(.snapshot, 0)
             }
             try file.close()

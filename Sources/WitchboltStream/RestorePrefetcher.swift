@@ -6,6 +6,7 @@
 // Transient failures are retried with backoff before they reach the caller.
 
 import Dispatch
+import Logging
 import Synchronization
 
 /// Downloads a list of keys ahead of their use, in parallel, handing them out in order.
@@ -61,14 +62,20 @@ final class RestorePrefetcher: Sendable {
         group.wait()
     }
 
-    /// Reads one object, retrying transient failures (3 attempts, 200 ms doubling).
+    /// Reads one object, retrying transient failures.
     static func fetch(_ client: any ReplicaClient, _ key: String, _ cancelled: borrowing Atomic<Bool>) throws -> [UInt8] {
+        try withRetries(key: key, isCancelled: { cancelled.load(ordering: .relaxed) }) { try client.read(key: key) }
+    }
+
+    /// Runs `body`, retrying transient `StreamError`s: 3 attempts, 200 ms then 400 ms apart.
+    static func withRetries<R>(key: String, isCancelled: () -> Bool = { false }, _ body: () throws -> R) throws -> R {
         var delay = 200
         var attempt = 1
         while true {
             do {
-                return try client.read(key: key)
-            } catch let error as StreamError where error.isTransient && attempt < 3 && !cancelled.load(ordering: .relaxed) {
+                return try body()
+            } catch let error as StreamError where error.isTransient && attempt < 3 && !isCancelled() {
+                Restorer.logger.warning("restore: \(key): \(error); retrying in \(delay) ms")
                 usleepMillis(delay)
                 delay *= 2
                 attempt += 1

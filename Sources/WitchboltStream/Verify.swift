@@ -83,8 +83,11 @@ public enum ReplicaVerifier {
             databaseID = databaseID ?? replay.databaseID
             summary.firstTxID = min(summary.firstTxID ?? .max, snapshot.txID)
             let (segments, end) = info.chain(from: snapshot, through: limit)
+            var currentKey = snapshot.key
+            var previousTime: Int64?
             do {
                 for segment in segments {
+                    currentKey = segment.key
                     checked.insert(segment.key)
                     let bytes = try client.read(key: segment.key)
                     report.bytesRead += Int64(bytes.count)
@@ -92,6 +95,10 @@ public enum ReplicaVerifier {
                     try ReplicaCatalog.checkHeader(header, matches: .segment(g, minTxID: segment.minTxID, maxTxID: segment.maxTxID), key: segment.key)
                     try replay.checkSegment(header, key: segment.key)
                     for record in records where !replay.isBehind(record) && record.txID <= limit {
+                        if let previous = previousTime, record.timestampMillis < previous {
+                            problem(segment.key, "\(segment.key): txid \(record.txID): commit time \(formatMillis(record.timestampMillis)) goes back before the previous commit's \(formatMillis(previous))")
+                        }
+                        previousTime = record.timestampMillis
                         try replay.check(record, key: segment.key)
                         try replay.apply(record, key: segment.key)
                         report.recordsChecked += 1
@@ -104,7 +111,7 @@ public enum ReplicaVerifier {
                     problem(segments.last?.key, "\(segments.last?.key ?? snapshot.key): chain from snapshot txid \(snapshot.txID) ends at txid \(replay.txID), the segment names promise \(end)")
                 }
             } catch {
-                problem(nil, "\(error)".replacingPrefix("corrupt artefact: ", "").replacingPrefix("checksum mismatch: ", ""))
+                problem(currentKey, "\(error)".replacingPrefix("corrupt artefact: ", "").replacingPrefix("checksum mismatch: ", ""))
             }
             reached = max(reached, replay.txID)
         }

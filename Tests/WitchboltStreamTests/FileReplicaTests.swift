@@ -91,6 +91,8 @@ struct FileReplicaTests {
         #expect(catalog.generations.map(\.generation) == [recent.writer.generation, stale.writer.generation])
         #expect(catalog.generations[0].lastCommitMillis == recent.db.timeMillis)
         #expect(catalog.generations[0].restorableTxID == recent.db.txID)
+        #expect(catalog.generations[0].databaseID == recent.writer.databaseID)
+        #expect(catalog.generations[1].maxTxID == stale.db.txID)
         #expect(catalog.foreignKeys == ["generations/junk.txt"])
     }
 }

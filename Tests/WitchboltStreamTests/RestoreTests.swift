@@ -258,6 +258,19 @@ struct RestoreTests {
             try replica.client.write(key: replica.segmentKeys[0], from: .bytes(try other.segmentBytes(records)))
             try expectRefusal(replica, code: .corruptArtefact, naming: replica.segmentKeys[0])
         }
+        // Two segments' contents swapped (reordered under each other's names).
+        do {
+            var replica = try SyntheticReplica("restore swapped")
+            defer { replica.cleanUp() }
+            try replica.snapshot()
+            try replica.segment(2)
+            try replica.segment(2)
+            let first = try replica.client.read(key: replica.segmentKeys[0])
+            let second = try replica.client.read(key: replica.segmentKeys[1])
+            try replica.client.write(key: replica.segmentKeys[0], from: .bytes(second))
+            try replica.client.write(key: replica.segmentKeys[1], from: .bytes(first))
+            try expectRefusal(replica, code: .corruptArtefact, naming: replica.segmentKeys[0])
+        }
         // A recorded whole-database checksum that does not match the replayed image.
         do {
             var replica = try SyntheticReplica("restore checksum")
@@ -363,5 +376,67 @@ struct RestoreTimeTests {
         }
         #expect(formatMillis(1_700_000_000_123) == "2023-11-14T22:13:20.123Z")
         #expect(formatMillis(0) == "1970-01-01T00:00:00.000Z")
+    }
+}
+
+/// A client that fails every `every`-th read with a transient error.
+final class FlakyClient: ReplicaClient, @unchecked Sendable {
+    // @unchecked Sendable because `count` is only touched under `lock`.
+    let inner: any ReplicaClient
+    let every: Int
+    private let lock = NSLock()
+    private var count = 0
+    init(_ inner: any ReplicaClient, every: Int) { self.inner = inner; self.every = every }
+    var description: String { inner.description }
+    var kind: String { inner.kind }
+    private func tick(_ key: String) throws {
+        lock.lock()
+        count += 1
+        let fail = count % every == 0
+        lock.unlock()
+        if fail { throw StreamError(.unavailable, "flaky: \(key)") }
+    }
+    func write(key: String, from source: ObjectSource) throws { try inner.write(key: key, from: source) }
+    func read(key: String) throws -> [UInt8] { try tick(key); return try inner.read(key: key) }
+    func read(key: String, range: Range<Int64>) throws -> [UInt8] { try inner.read(key: key, range: range) }
+    func read(key: String, into sink: ([UInt8]) throws -> Void) throws { try tick(key); try inner.read(key: key, into: sink) }
+    func list(prefix: String) throws -> [ObjectInfo] { try inner.list(prefix: prefix) }
+    func delete(keys: [String]) throws { try inner.delete(keys: keys) }
+}
+
+@Suite("Restore prefetch")
+struct RestorePrefetchTests {
+    @Test("many segments restore in order at every parallelism, through transient read failures")
+    func manySegments() throws {
+        var replica = try SyntheticReplica("restore prefetch")
+        defer { replica.cleanUp() }
+        try replica.snapshot()
+        for i in 0..<40 { try replica.segment(1 + i % 3) }
+        for parallelism in [1, 3, 8, 16] {
+            let output = restoreOutput()
+            var options = syntheticOptions(output)
+            options.parallelism = parallelism
+            let client = FlakyClient(replica.client, every: 4)
+            let result = try #require(try Restorer.restore(from: [client], options: options))
+            #expect(result.txID == replica.db.txID)
+            #expect(result.segmentsApplied == 40)
+            #expect(fileBytes(output) == replica.db.image, "parallelism \(parallelism)")
+        }
+    }
+
+    @Test("a replica that keeps failing ends the restore with its error and no output")
+    func persistentFailure() throws {
+        var replica = try SyntheticReplica("restore persistent failure")
+        defer { replica.cleanUp() }
+        try replica.snapshot()
+        for _ in 0..<6 { try replica.segment(2) }
+        let output = restoreOutput()
+        do {
+            _ = try Restorer.restore(from: [FlakyClient(replica.client, every: 1)], options: syntheticOptions(output))
+            Issue.record("restored through a dead replica")
+        } catch let error as StreamError {
+            #expect(error.code == .unavailable)
+        }
+        #expect(directoryEntries(of: output).isEmpty)
     }
 }

@@ -80,3 +80,20 @@ struct VerifyTests {
         }
     }
 }
+
+@Suite("Verify commit times")
+struct VerifyTimeTests {
+    @Test("a commit time going backwards across segments is reported")
+    func backwards() throws {
+        var replica = try SyntheticReplica("verify time")
+        defer { replica.cleanUp() }
+        try replica.snapshot()
+        try replica.segment(2)
+        replica.db.timeMillis -= 60_000
+        try replica.segment(2)
+        let report = try ReplicaVerifier.verify(replica.client)
+        #expect(report.problems.count == 1)
+        #expect(report.problems.first?.message.contains(replica.segmentKeys[1]) == true, "\(report.problems)")
+        #expect(report.problems.first?.message.contains("goes back") == true)
+    }
+}

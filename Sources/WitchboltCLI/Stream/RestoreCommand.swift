@@ -60,8 +60,14 @@ struct RestoreCommand: ParsableCommand {
             options.parallelism = parallelism
             let bar = ArtefactCLI.stdoutIsTerminal && !json ? ProgressBar() : nil
             if let bar { options.progress = { bar.show($0) } }
-            let result = try Restorer.restore(from: clients, options: options)
-            bar?.clear()
+            let result: RestoreResult?
+            do {
+                result = try Restorer.restore(from: clients, options: options)
+                bar?.clear()
+            } catch {
+                bar?.clear()
+                throw error
+            }
             guard let result else {
                 let reason = ifDBNotExists && FileManager.default.fileExists(atPath: output)
                     ? "\(output) exists" : "no replica holds a generation"
