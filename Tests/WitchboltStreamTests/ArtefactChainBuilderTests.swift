@@ -6,28 +6,8 @@
 import Foundation
 import Testing
 import Witchbolt
+import WitchboltTestSupport
 @testable import WitchboltStream
-
-/// SplitMix64: a small seeded generator, so a failing random test can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A generator seeded from WITCHBOLT_SEED or at random; prints the seed.
-    static func forTest(_ label: String) -> SeededRandom {
-        let seed = ProcessInfo.processInfo.environment["WITCHBOLT_SEED"].flatMap { UInt64($0) }
-            ?? UInt64.random(in: 0...UInt64.max)
-        print("\(label): WITCHBOLT_SEED=\(seed)")
-        return SeededRandom(seed: seed)
-    }
-}
 
 /// A database image of random pages, and the records of its commits.
 struct SyntheticDatabase {
@@ -159,7 +139,7 @@ struct ChainWriter {
 struct ArtefactChainBuilderTests {
     @Test("the synthetic database's incremental checksum equals a recomputation over its image")
     func syntheticChecksum() {
-        var db = SyntheticDatabase(rng: .forTest("syntheticChecksum"))
+        var db = SyntheticDatabase(rng: SeededRandom(label: "syntheticChecksum"))
         for _ in 0..<40 {
             let record = db.commit()
             #expect(record.databaseChecksum == db.expectedChecksum)

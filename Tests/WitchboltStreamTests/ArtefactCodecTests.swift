@@ -2,6 +2,7 @@
 // artefact keys and the artefact header.
 
 import Testing
+import WitchboltTestSupport
 @testable import WitchboltStream
 
 @Suite("Artefact codecs")
@@ -13,7 +14,7 @@ struct ArtefactCodecTests {
 
     @Test("compression round-trips through none and zstd levels, in any chunking")
     func compressionRoundTrip() throws {
-        var rng = SeededRandom.forTest("compression")
+        var rng = SeededRandom(label: "compression")
         let text = (0..<300_000).map { i in UInt8(truncatingIfNeeded: (i % 251) ^ Int(UInt8.random(in: 0...3, using: &rng))) }
         for codec in [CompressionCodec.none, .zstd(level: 1), .zstd(level: 3), .zstd(level: 19), .zstd(level: -3)] {
             let packed = try Compression.compress(text, codec: codec)

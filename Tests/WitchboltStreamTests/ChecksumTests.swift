@@ -2,6 +2,7 @@
 // the whole-database checksum kept incrementally equal to a recomputation.
 
 import Testing
+import WitchboltTestSupport
 import Witchbolt
 @testable import WitchboltStream
 
@@ -21,7 +22,7 @@ struct ChecksumTests {
 
     @Test("streaming XXH64 equals one-shot for every chunking")
     func streaming() {
-        var rng = SeededRandom.forTest("xxh64 streaming")
+        var rng = SeededRandom(label: "xxh64 streaming")
         for length in [0, 1, 3, 31, 32, 33, 63, 64, 65, 100, 1000, 4099] {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
@@ -57,7 +58,7 @@ struct ChecksumTests {
 
     @Test("applying records incrementally equals recomputing over the image, with growth, overflow and shrink")
     func incremental() {
-        var db = SyntheticDatabase(rng: .forTest("checksum incremental"))
+        var db = SyntheticDatabase(rng: SeededRandom(label: "checksum incremental"))
         var checksum = DatabaseChecksum(pageSize: db.pageSize)
         checksum.appendImage(db.image)
         checksum.setActiveMeta(txID: db.txID)
@@ -78,7 +79,7 @@ struct ChecksumTests {
 
     @Test("image chunks of any size give the same checksum")
     func chunking() {
-        var db = SyntheticDatabase(rng: .forTest("checksum chunking"), pages: 9)
+        var db = SyntheticDatabase(rng: SeededRandom(label: "checksum chunking"), pages: 9)
         _ = db.commit()
         let expected = db.expectedChecksum
         for chunk in [1, 100, 511, 512, 513, 4000] {

@@ -4,6 +4,7 @@
 
 import Foundation
 import Testing
+import WitchboltTestSupport
 import Witchbolt
 @testable import WitchboltStream
 
@@ -27,7 +28,7 @@ struct RealReplica {
     var pageSize = 0
 
     init(_ label: String, commitsAfterSnapshot: Int = 12) throws {
-        var rng = SeededRandom.forTest(label)
+        var rng = SeededRandom(label: label)
         directory = NSTemporaryDirectory() + "restore-engine-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let observer = CapturingObserver()

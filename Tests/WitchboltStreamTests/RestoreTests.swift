@@ -4,6 +4,7 @@
 
 import Foundation
 import Testing
+import WitchboltTestSupport
 import Witchbolt
 @testable import WitchboltStream
 
@@ -22,7 +23,7 @@ struct SyntheticReplica {
         directory = NSTemporaryDirectory() + "restore-replica-\(UUID().uuidString)"
         client = try FileReplicaClient(root: directory)
         writer = ChainWriter(client: client)
-        db = SyntheticDatabase(rng: .forTest(label), pages: pages)
+        db = SyntheticDatabase(rng: SeededRandom(label: label), pages: pages)
         images[db.txID] = db.image
         times[db.txID] = db.timeMillis
     }

@@ -2,13 +2,14 @@
 // names the file, never a crash.
 
 import Testing
+import WitchboltTestSupport
 import Witchbolt
 @testable import WitchboltStream
 
 @Suite("Segment files")
 struct SegmentFileTests {
     static func chain(_ label: String, count: Int = 5) -> (ChainWriter, [TransactionRecord]) {
-        var db = SyntheticDatabase(rng: .forTest(label))
+        var db = SyntheticDatabase(rng: SeededRandom(label: label))
         let records = (0..<count).map { _ in db.commit() }
         return (ChainWriter(client: NoClient()), records)
     }
@@ -82,7 +83,7 @@ struct SegmentFileTests {
 
     @Test("a snapshot file is not a segment, and vice versa")
     func kindMismatch() throws {
-        var db = SyntheticDatabase(rng: .forTest("segment kindMismatch"))
+        var db = SyntheticDatabase(rng: SeededRandom(label: "segment kindMismatch"))
         let writer = ChainWriter(client: NoClient())
         let snapshot = try writer.snapshotBytes(db)
         #expect(throws: StreamError.self) { try SegmentFile.decode(snapshot, name: "x") }

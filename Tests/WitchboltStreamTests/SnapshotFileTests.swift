@@ -2,13 +2,14 @@
 
 import Foundation
 import Testing
+import WitchboltTestSupport
 @testable import WitchboltStream
 
 @Suite("Snapshot files")
 struct SnapshotFileTests {
     @Test("a snapshot streams back the same image, high-water mark and checksum")
     func roundTrip() throws {
-        var db = SyntheticDatabase(rng: .forTest("snapshot roundTrip"), pages: 40)
+        var db = SyntheticDatabase(rng: SeededRandom(label: "snapshot roundTrip"), pages: 40)
         for _ in 0..<5 { _ = db.commit() }
         for codec in [CompressionCodec.none, .zstd(level: 3), .zstd(level: 15)] {
             let writer = ChainWriter(client: NoClient(), codec: codec)
@@ -32,7 +33,7 @@ struct SnapshotFileTests {
 
     @Test("the writer refuses an image that is not high-water-mark pages, and removes an abandoned file")
     func writerChecks() throws {
-        let db = SyntheticDatabase(rng: .forTest("snapshot writerChecks"))
+        let db = SyntheticDatabase(rng: SeededRandom(label: "snapshot writerChecks"))
         let path = NSTemporaryDirectory() + "snapshot-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let writer = try SnapshotWriter(path: path, header: ChainWriter(client: NoClient()).snapshotHeader(db))
@@ -44,7 +45,7 @@ struct SnapshotFileTests {
 
     @Test("truncated, bit-flipped or foreign snapshots are refused by name, never a crash")
     func damage() throws {
-        var db = SyntheticDatabase(rng: .forTest("snapshot damage"), pages: 20)
+        var db = SyntheticDatabase(rng: SeededRandom(label: "snapshot damage"), pages: 20)
         _ = db.commit()
         let bytes = try ChainWriter(client: NoClient()).snapshotBytes(db)
         let name = "generations/g/snapshots/t.snapshot"
