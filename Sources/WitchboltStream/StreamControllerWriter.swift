@@ -99,9 +99,13 @@ extension StreamController {
             let flags = shared.withLock { ($0.abandoned, $0.stopping, $0.stopDeadline) }
             if flags.0 { return }
 
-            // Take what the commit path queued.
+            // Take a finished snapshot first, then what the commit path queued: every commit
+            // the snapshot contains was queued before its result was posted, so this drain
+            // holds them all, and they are in place before the result is applied.
+            let result = shared.withLock { s -> SnapshotJobResult? in defer { s.snapshotResult = nil }; return s.snapshotResult }
             let deadline = min(w.nextSeal, w.nextSnapshot, w.nextRetention)
-            let (items, overflowed) = queue.drain(timeout: flags.1 ? 0.005 : min(clock.waitTime(until: deadline), 0.25))
+            let timeout = result != nil ? 0 : flags.1 ? 0.005 : min(clock.waitTime(until: deadline), 0.25)
+            let (items, overflowed) = queue.drain(timeout: timeout)
             for info in items {
                 if let hook = hooks.beforeShadowWrite, !hook(info.txID) {
                     shared.withLock { $0.abandoned = true }
@@ -113,10 +117,8 @@ extension StreamController {
                 rotate("the queue overflowed: commits arrived faster than the shadow writer took them", state: &w)
             }
 
-            // Finished snapshots, replicas' startup reports, pending rotations.
-            if let result = shared.withLock({ s -> SnapshotJobResult? in defer { s.snapshotResult = nil }; return s.snapshotResult }) {
-                complete(result, state: &w)
-            }
+            // The finished snapshot, replicas' startup reports, pending rotations.
+            if let result { complete(result, state: &w) }
             handleRemoteReports(state: &w)
             let now = clock.now
             if let reason = w.rotateReason, w.job == nil, now >= w.retryAt {

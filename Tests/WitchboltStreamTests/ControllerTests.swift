@@ -38,6 +38,7 @@ struct ControllerTests {
         }
         db.duringSnapshot.withLock { $0 = nil }
         #expect(controller.flush(timeout: .seconds(30)))
+        #expect(controller.status().generationsStarted == 1, "no rotation expected: \(controller.status().generationReason ?? "-")")
         let report = controller.stop()
         #expect(report.isComplete, "\(report)")
 

@@ -139,6 +139,8 @@ struct ExactnessTests {
             for _ in 0..<8 { randomTransaction() }
             #expect(controller.flush(timeout: .seconds(60)), "round \(round)")
         }
+        let status = controller.status()
+        #expect(status.generationsStarted == 1, "no rotation expected: \(status.generationReason ?? "-")")
         db.unregister(controller)
         let report = controller.stop()
         #expect(report.isComplete, "\(report)")
