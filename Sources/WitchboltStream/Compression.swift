@@ -174,6 +174,7 @@ public final class StreamingDecompressor {
             let capacity = output.count
             while true {
                 var count = 0
+                let before = input.pos
                 let rc: Int = output.withUnsafeMutableBytes { out in
                     var buffer = ZSTD_outBuffer(dst: out.baseAddress, size: capacity, pos: 0)
                     let rc = ZSTD_decompressStream(context, &buffer, &input)
@@ -187,7 +188,14 @@ public final class StreamingDecompressor {
                     try account(count)
                     try sink(Array(output[0..<count]))
                 }
-                frameComplete = rc == 0
+                // rc == 0: a frame just ended. A call that consumed and produced nothing
+                // (flushing after a frame ended exactly at a full output buffer) says nothing
+                // about frames: it must not undo that.
+                if rc == 0 {
+                    frameComplete = true
+                } else if input.pos > before || count > 0 {
+                    frameComplete = false
+                }
                 if input.pos == input.size && count < capacity { return }
             }
         }

@@ -40,6 +40,27 @@ struct ArtefactCodecTests {
         }
     }
 
+    @Test("a stream whose frame ends exactly at a full output buffer is complete", arguments: [1, 2, 5, 64])
+    func frameEndingAtBufferBoundary(blocks: Int) throws {
+        // Sizes that are whole multiples of zstd's 128 KiB block (and output buffer) size.
+        var rng = SeededRandom(label: "zstd boundary \(blocks)")
+        let data = (0..<(blocks * 131_072)).map { i in i % 4096 < 2048 ? UInt8(truncatingIfNeeded: i / 4096) : UInt8.random(in: 0...255, using: &rng) }
+        for codec in [CompressionCodec.zstd(level: 1), .zstd(level: 3)] {
+            let packed = try Compression.compress(data, codec: codec)
+            for chunk in [packed.count, 1 << 20, 4096, 7] {
+                let decompressor = try StreamingDecompressor(codec: codec, name: "boundary")
+                var count = 0
+                var offset = 0
+                while offset < packed.count {
+                    try decompressor.decompress(Array(packed[offset..<min(packed.count, offset + chunk)])) { count += $0.count }
+                    offset += chunk
+                }
+                try decompressor.finish()
+                #expect(count == data.count)
+            }
+        }
+    }
+
     @Test("damaged, truncated or oversized zstd data is a corrupt-artefact error naming the artefact")
     func compressionRefusals() throws {
         let text = [UInt8](repeating: 65, count: 100_000) + Array("tail".utf8)

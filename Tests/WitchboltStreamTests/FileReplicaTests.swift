@@ -16,7 +16,7 @@ struct FileReplicaTests {
         let client = try FileReplicaClient(root: root)
         try client.write(key: "generations/g/segments/a.segment", from: .bytes([1, 2, 3]))
         // A crash mid-write leaves a dot-named temporary file beside the key.
-        FileManager.default.createFile(atPath: root + "/generations/g/segments/.b.segment.write-1-2.tmp", contents: Data([9]))
+        #expect(FileManager.default.createFile(atPath: root + "/generations/g/segments/.b.segment.write-1-2.tmp", contents: Data([9])))
         #expect(try client.list(prefix: "").map(\.key) == ["generations/g/segments/a.segment"])
         try client.delete(keys: ["generations/g/segments/a.segment"])
         #expect(FileManager.default.fileExists(atPath: root + "/generations/g/segments"))  // holds the leftover

@@ -24,7 +24,7 @@ struct SnapshotFileTests {
             // And the same from a file on disk.
             let path = NSTemporaryDirectory() + "snapshot-\(UUID().uuidString)"
             defer { try? FileManager.default.removeItem(atPath: path) }
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
             var fromFile: [UInt8] = []
             _ = try SnapshotReader(path: path, name: "snap").read { fromFile += $0 }
             #expect(fromFile == db.image)
