@@ -76,7 +76,10 @@ struct GenerationEngineTests {
         controller.stop()
 
         let generations = Set(try client.list(prefix: "generations/").compactMap { ArtefactKey.parse($0.key)?.generation.rawValue })
-        #expect(generations.count == 2)
+        // At least the first and the new one (a burst of commits can overflow the tiny queue
+        // of the overflow case more than once).
+        #expect(generations.count >= 2, "\(generations.sorted())")
+        if fault != .queueOverflow { #expect(generations.count == 2, "\(generations.sorted())") }
         let newest = try #require(generations.max())
         let snapshots = try client.list(prefix: "generations/\(newest)/snapshots/")
         #expect(!snapshots.isEmpty, "the new generation starts with a snapshot")
