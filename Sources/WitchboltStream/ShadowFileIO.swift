@@ -118,3 +118,41 @@ enum ShadowFileIO {
         return StreamError(.io, "\(what) \(path): \(String(cString: strerror(code)))")
     }
 }
+
+/// A file open for appending (the open segment's log).
+final class AppendFile {
+    let path: String
+    private var fd: Int32
+
+    /// Opens `path` for appending, creating it; with `truncate`, empties it first.
+    init(path: String, truncate: Bool) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0o644)
+        guard fd >= 0 else { throw StreamError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Appends all of `bytes`.
+    func append(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StreamError(.io, "cannot append to \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    /// Makes what was appended durable.
+    func sync() throws {
+        if fdatasync(fd) != 0 { throw StreamError(.io, "cannot fsync \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Empties the file.
+    func truncate() throws {
+        if ftruncate(fd, 0) != 0 { throw StreamError(.io, "cannot truncate \(path): \(String(cString: strerror(errno)))") }
+    }
+}

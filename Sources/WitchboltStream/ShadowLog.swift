@@ -6,7 +6,8 @@
 // plus small state files:
 //
 //     SHADOW/database-id             the database's random id, in every artefact header
-//     SHADOW/state.json              generation, last shadowed txid and commit time, page size
+//     SHADOW/state.json              generation, last sealed txid, its commit time and checksum
+//     SHADOW/open.log                the open segment's records (ShadowOpenLog.swift)
 //     SHADOW/replicas/N.json         what replica N has received (its shipping position)
 //     SHADOW/status.json             lag and positions for `witchbolt status`
 //
@@ -85,6 +86,7 @@ struct ShadowLog: Sendable {
 
     var generationsDirectory: String { root + "/generations" }
     var statePath: String { root + "/state.json" }
+    var openLogPath: String { root + "/open.log" }
     var statusPath: String { root + "/status.json" }
     var databaseIDPath: String { root + "/database-id" }
     var replicasDirectory: String { root + "/replicas" }

@@ -118,25 +118,33 @@ struct Snapshotter {
 }
 
 /// Decides, when the controller starts, whether the generation in the shadow state goes on:
-/// only if the database is exactly at the last shadowed txid. Its checksum is then rebuilt by
-/// reading the database once. This runs before the controller's observer is registered, so
-/// a commit during the read cannot be missed: it shows up as a gap and starts a new generation.
-func resumePlan(source: any SnapshotSource, previous: ShadowState?, justRestored: Bool) -> ResumePlan {
+/// only if the database is exactly where the shadow log left it, at the last sealed txid or
+/// at the last record of the open segment's log, with the whole-database checksum recorded
+/// there. The checksum is rebuilt by reading the database once. This runs before the
+/// controller's observer is registered, so a commit during the read cannot be missed: it
+/// shows up as a gap and starts a new generation.
+func resumePlan(source: any SnapshotSource, previous: ShadowState?, openLog: [TransactionRecord], justRestored: Bool) -> ResumePlan {
     if justRestored { return .newGeneration(reason: "the database was just restored") }
     guard let previous, let generation = Generation(rawValue: previous.generation) else {
         return .newGeneration(reason: "no shadow state")
     }
+    let tail = openLog
+    let lastTxID = tail.last?.txID ?? previous.lastTxID
+    let expectedChecksum = tail.last?.databaseChecksum ?? previous.databaseChecksum
     do {
         return try source.withReadTransaction { tx in
-            guard tx.txID == previous.lastTxID else {
-                return .newGeneration(reason: "the database's txid \(tx.txID) does not follow the last shadowed txid \(previous.lastTxID)")
+            guard tx.txID == lastTxID else {
+                return .newGeneration(reason: "the database's txid \(tx.txID) does not follow the last shadowed txid \(lastTxID)")
             }
             var hasher = ImageHasher(pageSize: tx.pageSize, txID: tx.txID)
             try tx.write { chunk in hasher.feed(chunk) }
-            if let expected = previous.databaseChecksum, hasher.checksum.value != expected {
+            if let expectedChecksum, hasher.checksum.value != expectedChecksum {
                 return .newGeneration(reason: "the database's content at txid \(tx.txID) differs from what the shadow log recorded")
             }
-            return .resume(generation: generation, lastTxID: previous.lastTxID, lastTimestampMillis: previous.lastTimestampMillis, pageSize: tx.pageSize, checksum: hasher.checksum)
+            return .resume(
+                generation: generation, lastTxID: lastTxID,
+                lastTimestampMillis: tail.last?.timestampMillis ?? previous.lastTimestampMillis,
+                pageSize: tx.pageSize, checksum: hasher.checksum, unsealed: tail)
         }
     } catch {
         return .newGeneration(reason: "the database could not be read to resume generation \(generation): \(error)")

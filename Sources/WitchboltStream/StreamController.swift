@@ -114,8 +114,9 @@ public final class StreamController: PageFlushObserver, Sendable {
         // Start the threads: the writer decides the generation first; uploaders check their
         // replica for newer state before shipping anything.
         let previous = shadow.loadState()
-        let plan = resumePlan(source: source, previous: previous, justRestored: justRestored)
-        if case .resume(let generation, let lastTxID, _, _, _) = plan {
+        let openLog = previous.map { ShadowOpenLog.tail(path: shadow.openLogPath, after: $0.lastTxID) } ?? []
+        let plan = resumePlan(source: source, previous: previous, openLog: openLog, justRestored: justRestored)
+        if case .resume(let generation, let lastTxID, _, _, _, _) = plan {
             shared.withLock { s in
                 s.generation = generation
                 s.lastTxID = lastTxID

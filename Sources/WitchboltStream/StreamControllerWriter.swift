@@ -29,7 +29,8 @@ enum SnapshotJobKind: Sendable {
 /// How the writer resumes when the controller starts.
 enum ResumePlan: Sendable {
     /// The database is exactly where the shadow log left it: the generation goes on.
-    case resume(generation: Generation, lastTxID: UInt64, lastTimestampMillis: Int64, pageSize: Int, checksum: DatabaseChecksum)
+    /// `unsealed` are the records of the open segment's log after the last sealed txid.
+    case resume(generation: Generation, lastTxID: UInt64, lastTimestampMillis: Int64, pageSize: Int, checksum: DatabaseChecksum, unsealed: [TransactionRecord])
     /// A new generation, for this reason.
     case newGeneration(reason: String)
 }
@@ -69,6 +70,8 @@ struct WriterState {
     /// The commit time of the oldest commit dropped by a rotation, until the new
     /// generation's base snapshot covers it (it counts in the data-loss window).
     var uncoveredSince: Int64?
+    /// The open segment's durable log (nil when it cannot be opened: the shadow directory is broken).
+    var openLog: ShadowOpenLog?
 }
 
 extension StreamController {
@@ -81,16 +84,26 @@ extension StreamController {
 
         w.newestSeen = ([previousGeneration] + shared.withLock { $0.outbox.map(\.generation) }).compactMap { $0 }.max()
 
-        // Resume the generation the controller's start found intact, or start a new one.
+        // Resume the generation the controller's start found intact (with the open segment's
+        // records from its log, sealed first), or start a new one.
+        do {
+            w.openLog = try ShadowOpenLog(path: shadow.openLogPath)
+        } catch {
+            logger.error("cannot open the shadow log \(shadow.openLogPath): \(error)")
+        }
         switch plan {
-        case .resume(let generation, let lastTxID, let lastTimestamp, let pageSize, let checksum):
+        case .resume(let generation, let lastTxID, let lastTimestamp, let pageSize, let checksum, let unsealed):
             w.generation = generation
             w.checksum = checksum
             w.lastTxID = lastTxID
             w.lastTimestamp = lastTimestamp
             w.pageSize = pageSize
-            logger.info("continuing generation \(generation) at txid \(lastTxID)")
+            w.ready = unsealed
+            w.readyBytes = unsealed.reduce(0) { $0 + $1.encodedSize }
+            logger.info("continuing generation \(generation) at txid \(lastTxID)\(unsealed.isEmpty ? "" : " (\(unsealed.count) unsealed commits recovered from the shadow log)")")
+            publishUnsealed(state: &w)
         case .newGeneration(let reason):
+            try? w.openLog?.reset()
             w.rotateReason = reason
             publishUnsealed(state: &w)
         }
@@ -113,6 +126,7 @@ extension StreamController {
                 }
                 take(info, state: &w)
             }
+            syncOpenLog(state: &w)
             if overflowed {
                 rotate("the queue overflowed: commits arrived faster than the shadow writer took them", state: &w)
             }
@@ -195,6 +209,13 @@ extension StreamController {
             databaseChecksum: 0)
         w.checksum!.apply(record)
         record.databaseChecksum = w.checksum!.value
+        do {
+            try hooks.shadowWrite?()
+            try w.openLog?.append(record)
+        } catch {
+            shadowFailed(error, state: &w)
+            return
+        }
         w.ready.append(record)
         w.readyBytes += record.encodedSize
         w.lastTxID = info.txID
@@ -212,6 +233,7 @@ extension StreamController {
         if sealFirst { seal(state: &w) }
         let dropped = [w.ready.first?.timestampMillis, w.held.first?.timestampMillis, w.uncoveredSince].compactMap { $0 }.min()
         w.uncoveredSince = dropped ?? config.clock.nowMillis
+        try? w.openLog?.reset()
         w.ready = []
         w.readyBytes = 0
         w.held = []
@@ -390,15 +412,31 @@ extension StreamController {
                 s.shadowError = nil
             }
             try shadow.saveState(ShadowState(generation: generation.rawValue, lastTxID: last.txID, lastTimestampMillis: last.timestampMillis, pageSize: w.pageSize, databaseChecksum: last.databaseChecksum))
+            try w.openLog?.reset()
             wakeUploaders()
         } catch {
-            logger.error("cannot write the shadow log in \(config.shadowDirectory): \(error)")
-            shared.withLock { $0.shadowError = "\(error)" }
-            w.retryAt = config.clock.now + w.retryDelay
-            w.retryDelay = min(w.retryDelay * 2, config.maxRetryDelay)
-            rotate("the shadow directory could not be written: \(error)", state: &w, sealFirst: false)
+            shadowFailed(error, state: &w)
         }
         publishUnsealed(state: &w)
+    }
+
+    /// Makes the records appended since the last call durable (one fdatasync per batch).
+    private func syncOpenLog(state w: inout WriterState) {
+        do {
+            try w.openLog?.sync()
+        } catch {
+            shadowFailed(error, state: &w)
+        }
+    }
+
+    /// A write to the shadow directory failed (full or unwritable disk): never the commit's
+    /// problem. What it holds is dropped, and a new generation starts once it takes writes again.
+    private func shadowFailed(_ error: any Error, state w: inout WriterState) {
+        logger.error("cannot write the shadow log in \(config.shadowDirectory): \(error)")
+        shared.withLock { $0.shadowError = "\(error)" }
+        w.retryAt = config.clock.now + w.retryDelay
+        w.retryDelay = min(w.retryDelay * 2, config.maxRetryDelay)
+        rotate("the shadow directory could not be written: \(error)", state: &w, sealFirst: false)
     }
 
     private func saveState(state w: WriterState) {

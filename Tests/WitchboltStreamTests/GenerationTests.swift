@@ -202,4 +202,48 @@ struct GenerationTests {
         let equalImages = imagesEqual(replay.images[other.txID], other.image)
         #expect(equalImages)
     }
+
+    @Test("a crash with commits in the open segment's log continues the generation and ships them")
+    func crashWithUnsealedCommitsRecovers() throws {
+        let s = Setup(seed: 28)
+        defer { s.cleanup() }
+        var config = testConfig(shadow: s.shadow, replicas: [s.replica], clock: s.streamClock)
+        config.syncInterval = .seconds(3600)
+        var controller = try StreamController(config: config, source: s.db)
+        s.db.attach(controller)
+        s.db.commit()
+        #expect(controller.flush())
+        let generation = controller.status().generation
+        for _ in 0..<3 { s.db.commit() }
+        #expect(eventually { controller.shared.withLock { $0.unsealedCount == 3 } })
+        controller.abandon()
+        #expect(ShadowOpenLog.read(path: ShadowLog(root: s.shadow).openLogPath).count == 3)
+
+        controller = try s.start()
+        #expect(controller.flush())
+        #expect(controller.status().generation == generation)
+        controller.stop()
+        let replay = try Replay.newest(s.replica)
+        #expect(replay.lastTxID == s.db.txID)
+        let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
+        #expect(equalImages)
+    }
+
+    @Test("a torn last entry of the open segment's log ends it there")
+    func tornOpenLogEntry() throws {
+        let dir = temporaryDirectory("openlog")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/open.log"
+        let log = try ShadowOpenLog(path: path)
+        for tx in UInt64(5)...7 {
+            try log.append(TransactionRecord(txID: tx, parentTxID: tx - 1, timestampMillis: Int64(tx), pageSize: 256, highWaterMark: 4,
+                                             frames: [PageFrame(id: tx % 2, overflow: 0, data: [UInt8](repeating: UInt8(tx), count: 256))], databaseChecksum: tx))
+        }
+        try log.sync()
+        let size = try #require(ShadowFileIO.size(of: path))
+        #expect(truncate(path, off_t(size - 10)) == 0)
+        #expect(ShadowOpenLog.read(path: path).map(\.txID) == [5, 6])
+        #expect(ShadowOpenLog.tail(path: path, after: 5).map(\.txID) == [6])
+        #expect(ShadowOpenLog.tail(path: path, after: 3).isEmpty)
+    }
 }
