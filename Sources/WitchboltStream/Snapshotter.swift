@@ -54,7 +54,7 @@ struct DatabaseSnapshotSource: SnapshotSource {
 }
 
 /// What a snapshot run produced.
-struct SnapshotOutcome {
+struct SnapshotOutcome: Sendable {
     /// The read transaction's txid.
     var txID: UInt64
     var highWaterMark: UInt64

@@ -93,7 +93,6 @@ final class StreamControllerQueue: Sendable {
 /// A condition a worker thread sleeps on until another thread wakes it or a timeout passes.
 /// A wake that arrives while nobody waits is remembered, so it is never lost.
 final class WakeSignal: Sendable {
-    // @unchecked Sendable semantics come from NSCondition, which is thread-safe by design.
     private let condition = NSCondition()
     private let pending = Mutex(false)
 

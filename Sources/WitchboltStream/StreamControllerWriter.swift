@@ -42,10 +42,6 @@ struct SnapshotJobResult: Sendable {
     var outcome: Result<SnapshotOutcome, any Error>
 }
 
-extension SnapshotOutcome: @unchecked Sendable {}
-// @unchecked Sendable because every stored property is a Sendable value type; the
-// conformance is spelled out only because the struct is declared without it.
-
 /// The writer thread's own state (never shared).
 struct WriterState {
     var generation: Generation?

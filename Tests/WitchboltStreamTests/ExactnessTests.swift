@@ -59,7 +59,7 @@ struct InterleavedSource: SnapshotSource {
 /// Opens a database image written to a file, checks it, and exports it.
 func exportImage(_ image: [UInt8], in dir: String, name: String) throws -> (export: String, problems: [String]) {
     let path = dir + "/" + name
-    FileManager.default.createFile(atPath: path, contents: Data(image))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(image))
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try exportFile(path)
 }

@@ -64,7 +64,7 @@ struct ShadowLogTests {
         let g = Generation.new(nowMillis: 1_000, random: 7)
         let key = ArtefactKey.segment(g, minTxID: 2, maxTxID: 3)
         try FileManager.default.createDirectory(atPath: ShadowFileIO.directory(of: log.path(ofKey: key)), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: log.path(ofKey: key), contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: log.path(ofKey: key), contents: Data([1, 2, 3]))
         var reported: [String] = []
         #expect(log.listArtefacts { path, _ in reported.append(path) }.isEmpty)
         #expect(reported == [log.path(ofKey: key)])

@@ -156,7 +156,7 @@ struct StreamFaultTests {
             segmentDir + "/0000000000000002-0000000000000004.segment.tmp-1a2b",
             shadow + "/state.json.tmp-99",
         ]
-        for path in leftovers { FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])) }
+        for path in leftovers { _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])) }
         let db = PageModelDatabase(seed: 34, clock: streamClock)
         let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [MemoryReplica()], clock: streamClock), source: db)
         for path in leftovers { #expect(!FileManager.default.fileExists(atPath: path)) }
