@@ -59,7 +59,7 @@ struct BadInputTests {
     func emptyFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("empty.db")
-        FileManager.default.createFile(atPath: path, contents: Data())
+        _ = FileManager.default.createFile(atPath: path, contents: Data())
         #expect(throws: WitchboltError.self) { try DB.open(path: path, options: readOnly()) }
         let db = try DB.open(path: path)
         #expect(try db.checkProblems() == [])
