@@ -132,6 +132,7 @@ if step "install-deps" bash scripts/install-deps.sh; then
         export WITCHBOLT_FIXTURES="$(cd "$ROOT/../shared/fixtures" && pwd)"
     else
         echo "test.sh: $ROOT/../shared/fixtures is missing (../shared must sit beside the clone)" >&2
+        NAMES+=("fixtures dir") RESULTS+=("FAILED (missing)") TIMES+=("-")
         FAILED=1
     fi
     export CI=true
