@@ -13,6 +13,7 @@
 #
 # Time limits (seconds, overridable): WITCHBOLT_BUILD_TIMEOUT (1800) for the build,
 # WITCHBOLT_TEST_TIMEOUT (1200) for swift test, WITCHBOLT_STEP_TIMEOUT (900) for each test.d step.
+# WITCHBOLT_SWIFT_TEST_ARGS adds arguments to `swift test` (e.g. `--filter Engine`); CI sets none.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -114,64 +115,75 @@ start_servers() {
 swift_test() {
     # The output goes to the terminal as it comes and to a log, whose closing lines the
     # summary repeats.
-    run_limited "$TEST_TIMEOUT" bash -c 'set -o pipefail; swift test --parallel 2>&1 | tee "$1"' _ "$LOGDIR/swift-test.log"
+    local extra=()
+    read -r -a extra <<<"${WITCHBOLT_SWIFT_TEST_ARGS:-}"
+    run_limited "$TEST_TIMEOUT" bash -c 'set -o pipefail; log="$1"; shift; swift test --parallel "$@" 2>&1 | tee "$log"' \
+        _ "$LOGDIR/swift-test.log" "${extra[@]}"
 }
 
-# ---- the run -------------------------------------------------------------------------------
+# ---- the run ---------------------------------------------------------------------------
 
-RUN_BEGAN=$(date +%s)
+# The whole run is one function, read in full before it starts, so that editing this file
+# during a run cannot change the run.
+main() {
 
-if step "install-deps" bash scripts/install-deps.sh; then
-    if step "gocheck build" bash scripts/build-gocheck.sh; then
-        export WITCHBOLT_GOCHECK="$ROOT/.build-go/gocheck"
-        step "gocheck fixture proof" bash scripts/check-gocheck.sh "$WITCHBOLT_GOCHECK"
-    else
-        skip "gocheck fixture proof" "no gocheck"
-    fi
-    if [[ -d "$ROOT/../shared/fixtures" ]]; then
-        export WITCHBOLT_FIXTURES="$(cd "$ROOT/../shared/fixtures" && pwd)"
-    else
-        echo "test.sh: $ROOT/../shared/fixtures is missing (../shared must sit beside the clone)" >&2
-        NAMES+=("fixtures dir") RESULTS+=("FAILED (missing)") TIMES+=("-")
-        FAILED=1
-    fi
-    export CI=true
+    RUN_BEGAN=$(date +%s)
 
-    if step "test servers start" start_servers; then
-        if step "swift build --build-tests" run_limited "$BUILD_TIMEOUT" swift build --build-tests; then
-            step "swift test --parallel" swift_test
+    if step "install-deps" bash scripts/install-deps.sh; then
+        if step "gocheck build" bash scripts/build-gocheck.sh; then
+            export WITCHBOLT_GOCHECK="$ROOT/.build-go/gocheck"
+            step "gocheck fixture proof" bash scripts/check-gocheck.sh "$WITCHBOLT_GOCHECK"
+        else
+            skip "gocheck fixture proof" "no gocheck"
+        fi
+        if [[ -d "$ROOT/../shared/fixtures" ]]; then
+            export WITCHBOLT_FIXTURES="$(cd "$ROOT/../shared/fixtures" && pwd)"
+        else
+            echo "test.sh: $ROOT/../shared/fixtures is missing (../shared must sit beside the clone)" >&2
+            NAMES+=("fixtures dir") RESULTS+=("FAILED (missing)") TIMES+=("-")
+            FAILED=1
+        fi
+        export CI=true
 
-            # Later steps (fuzz and benchmark smoke runs), each an executable file, in name order.
-            if [[ -d "$ROOT/scripts/test.d" ]]; then
-                for script in "$ROOT"/scripts/test.d/*.sh; do
-                    [[ -f "$script" && -x "$script" ]] || continue
-                    step "test.d/$(basename "$script")" run_limited "$STEP_TIMEOUT" "$script"
-                done
+        if step "test servers start" start_servers; then
+            if step "swift build --build-tests" run_limited "$BUILD_TIMEOUT" swift build --build-tests; then
+                step "swift test --parallel" swift_test
+
+                # Later steps (fuzz and benchmark smoke runs), each an executable file, in name order.
+                if [[ -d "$ROOT/scripts/test.d" ]]; then
+                    for script in "$ROOT"/scripts/test.d/*.sh; do
+                        [[ -f "$script" && -x "$script" ]] || continue
+                        step "test.d/$(basename "$script")" run_limited "$STEP_TIMEOUT" "$script"
+                    done
+                fi
+            else
+                skip "swift test --parallel" "build failed"
             fi
         else
-            skip "swift test --parallel" "build failed"
+            skip "swift build and tests" "servers did not start"
         fi
     else
-        skip "swift build and tests" "servers did not start"
+        skip "everything else" "install-deps failed"
     fi
-else
-    skip "everything else" "install-deps failed"
-fi
 
-# ---- summary -------------------------------------------------------------------------------
+    # ---- summary -------------------------------------------------------------------------------
 
-echo
-if [[ -s "$LOGDIR/swift-test.log" ]]; then
-    echo "==> swift test, closing lines"
-    tail -n 3 "$LOGDIR/swift-test.log"
     echo
-fi
-echo "==> summary ($(($(date +%s) - RUN_BEGAN)) s)"
-for i in "${!NAMES[@]}"; do
-    printf '  %-34s %-18s %6s s\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${TIMES[$i]}"
-done
-if [[ $FAILED -ne 0 ]]; then
-    echo "test.sh: FAILED"
-    exit 1
-fi
-echo "test.sh: all steps passed"
+    if [[ -s "$LOGDIR/swift-test.log" ]]; then
+        echo "==> swift test, closing lines"
+        tail -n 3 "$LOGDIR/swift-test.log"
+        echo
+    fi
+    echo "==> summary ($(($(date +%s) - RUN_BEGAN)) s)"
+    for i in "${!NAMES[@]}"; do
+        printf '  %-34s %-18s %6s s\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${TIMES[$i]}"
+    done
+    if [[ $FAILED -ne 0 ]]; then
+        echo "test.sh: FAILED"
+        exit 1
+    fi
+    echo "test.sh: all steps passed"
+}
+
+main "$@"
+exit $?
