@@ -22,6 +22,6 @@ fi
 # Build in GOPATH mode (no module proxy, no network); keep Go's cache inside .build-go.
 mkdir -p "$ROOT/.build-go"
 cd "$ROOT/Tools/gocheck"
-GO111MODULE=off GOPATH="$GOPATH_DEBIAN" GOFLAGS= GOCACHE="${GOCACHE:-$ROOT/.build-go/cache}" \
+GO111MODULE=off GOPATH="$GOPATH_DEBIAN" GOFLAGS="" GOCACHE="${GOCACHE:-$ROOT/.build-go/cache}" \
     go build -o "$OUT" .
 echo "$OUT"

@@ -83,11 +83,12 @@ descendants() {
 # stop_all: SIGTERM to every recorded server, its process group and its descendants (sshd's
 # per-connection children); SIGKILL to whatever still runs after 15 s; then remove the state.
 stop_all() {
-    local name pid started victims=() p
+    local name pid started victims=() below p
     for name in "${SERVERS[@]}"; do
         recorded_alive "$name" || continue
         read -r pid started <"$DIR/$name.pid"
-        victims+=("$pid" $(descendants "$pid"))
+        mapfile -t below < <(descendants "$pid")
+        victims+=("$pid" "${below[@]}")
         kill -TERM -- "-$pid" 2>/dev/null || true
     done
     for p in "${victims[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -136,6 +137,15 @@ wait_ready() {
 
 # ---- start ---------------------------------------------------------------------------------
 
+# stop_after_failed_start: the EXIT trap while starting; stops what was started on an error.
+stop_after_failed_start() {
+    local rc=$?
+    if [[ $rc -ne 0 ]]; then
+        echo "test-servers: start failed (exit $rc); stopping" >&2
+        stop_all
+    fi
+}
+
 random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 start() {
@@ -158,7 +168,7 @@ start() {
     local began=$SECONDS
 
     # Any unexpected error from here on stops what was started.
-    trap 'rc=$?; if [[ $rc -ne 0 ]]; then echo "test-servers: start failed (exit $rc); stopping" >&2; stop_all; fi' EXIT
+    trap stop_after_failed_start EXIT
 
     # Pick every port at once, so that they are distinct.
     local ports

@@ -17,7 +17,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 export LC_ALL=C
 
 BUILD_TIMEOUT="${WITCHBOLT_BUILD_TIMEOUT:-1800}"
@@ -74,7 +74,7 @@ run_limited() {
     rc=$?
     STEP_PID=""
     [[ $rc -eq 124 ]] && echo "test.sh: time limit of $limit s reached: $*"
-    return $rc
+    return "$rc"
 }
 
 # step NAME CMD...: runs one step, prints its banner, records passed/failed and seconds.
@@ -94,7 +94,7 @@ step() {
         RESULTS+=("FAILED (exit $rc)")
         FAILED=1
     fi
-    return $rc
+    return "$rc"
 }
 
 skip() {
@@ -137,7 +137,8 @@ main() {
             skip "gocheck fixture proof" "no gocheck"
         fi
         if [[ -d "$ROOT/../shared/fixtures" ]]; then
-            export WITCHBOLT_FIXTURES="$(cd "$ROOT/../shared/fixtures" && pwd)"
+            WITCHBOLT_FIXTURES="$(cd "$ROOT/../shared/fixtures" && pwd)"
+            export WITCHBOLT_FIXTURES
         else
             echo "test.sh: $ROOT/../shared/fixtures is missing (../shared must sit beside the clone)" >&2
             NAMES+=("fixtures dir") RESULTS+=("FAILED (missing)") TIMES+=("-")
