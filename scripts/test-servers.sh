@@ -29,8 +29,9 @@ NATS_BUCKET=witchbolt-test
 say() { echo "test-servers: $*"; }
 die() { echo "test-servers: $*" >&2; exit 1; }
 
-PY="$(command -v python3)" || die "python3 not on PATH (run scripts/install-deps.sh)"
-PY_SCRIPTS="$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+# The python3 on PATH, resolved once to its real executable (a pyenv shim costs time per call).
+command -v python3 >/dev/null || die "python3 not on PATH (run scripts/install-deps.sh)"
+read -r PY PY_SCRIPTS < <(python3 -c 'import sys, sysconfig; print(sys.executable, sysconfig.get_path("scripts"))')
 
 # find_tool NAME: the executable from python's scripts dir (where pip puts it), else from PATH.
 find_tool() {
