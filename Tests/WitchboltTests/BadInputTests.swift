@@ -162,3 +162,20 @@ struct BadInputTests {
         #expect(cycle.problems.contains { $0.contains("multiple references") } || cycle.error != nil, "\(cycle.problems.prefix(3))")
     }
 }
+
+@Suite("Bad input: short files")
+struct ShortFileTests {
+    @Test("a file shorter than its two meta pages is refused before anything reads past its end")
+    func shortFile() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("short.db")
+        let db = try DB.open(path: path)
+        try db.close()
+        // Keep meta 0 whole, cut inside meta 1.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path)).prefix(4096 + 760)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        var options = DB.Options()
+        options.readOnly = true
+        #expect(throws: WitchboltError.self) { try DB.open(path: path, options: options) }
+    }
+}
