@@ -1,8 +1,8 @@
 // Licensed under the Apache License, Version 2.0.
 //
 // Replica URLs, as the CLI and configuration files write them, turned into replica
-// configurations: `file:///dir` and plain paths here; `s3://`, `sftp://` and `nats://` are
-// added by their backends. An unknown scheme is a clear error, never a guess.
+// configurations: `file:///dir` and plain paths, `s3://`, `sftp://` and `nats://`, each
+// parsed by its backend's configuration. An unknown scheme is a clear error, never a guess.
 
 /// Builds replica configurations from URLs.
 public enum ReplicaFactory {
@@ -33,8 +33,12 @@ public enum ReplicaFactory {
                 path = String(path[..<query])
             }
             return FileReplicaConfig(path: percentDecoded(path))
+        case "s3":
+            return try S3ReplicaConfig(url: url)
+        case "sftp":
+            return try SFTPReplicaConfig(url: url)
         default:
-            throw StreamError(.invalidConfiguration, "replica URL \"\(redacted(url))\": unknown scheme \"\(scheme)\" (supported: file)")
+            throw StreamError(.invalidConfiguration, "replica URL \"\(redacted(url))\": unknown scheme \"\(scheme)\" (supported: file, s3, sftp)")
         }
     }
 

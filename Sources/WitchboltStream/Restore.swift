@@ -107,7 +107,7 @@ public enum Restorer {
                 failures.append((client.description, error))
             }
         }
-        guard let best = plans.max(by: { ($0.expectedTxID, $0.lastCommitMillis) < ($1.expectedTxID, $1.lastCommitMillis) }) else {
+        guard !plans.isEmpty else {
             // Generations exist but none covers the target: say so.
             if let (_, error) = failures.first(where: { ($0.1 as? StreamError)?.code == .noSnapshot }) { throw error }
             // A replica that could not be read may hold data: never take that for "empty".
@@ -118,7 +118,19 @@ public enum Restorer {
         for (replica, error) in failures {
             logger.warning("restore: skipping replica \(replica): \(error)")
         }
-        logger.info("restore: from \(best.catalog.client.description) generation \(best.generation.generation) snapshot txid \(best.snapshot.txID) to txid \(best.expectedTxID)")
-        return try RestoreExecution(plan: best, options: options).run()
+        // Freshest first; a replica that becomes unreachable mid-way hands over to the next.
+        // Damage is never papered over with older data: it ends the restore.
+        let ranked = plans.sorted { ($0.expectedTxID, $0.lastCommitMillis) > ($1.expectedTxID, $1.lastCommitMillis) }
+        var firstError: (any Error)?
+        for plan in ranked {
+            logger.info("restore: from \(plan.catalog.client.description) generation \(plan.generation.generation) snapshot txid \(plan.snapshot.txID) to txid \(plan.expectedTxID)")
+            do {
+                return try RestoreExecution(plan: plan, options: options).run()
+            } catch let error as StreamError where error.isTransient && plan.catalog.client !== ranked.last!.catalog.client {
+                logger.warning("restore: replica \(plan.catalog.client.description) failed (\(error)); trying the next freshest")
+                firstError = firstError ?? error
+            }
+        }
+        throw firstError ?? StreamError(.unavailable, "no replica could be restored from")
     }
 }

@@ -441,3 +441,42 @@ struct RestorePrefetchTests {
         #expect(directoryEntries(of: output).isEmpty)
     }
 }
+
+@Suite("Restore fallback")
+struct RestoreFallbackTests {
+    @Test("when the freshest replica becomes unreachable mid-restore, the next freshest is used; damage is not papered over")
+    func fallback() throws {
+        var older = try SyntheticReplica("restore fallback")
+        defer { older.cleanUp() }
+        try older.snapshot()
+        try older.segment(2)
+        let olderTxID = older.db.txID
+        let olderImage = older.db.image
+        let freshDir = NSTemporaryDirectory() + "restore-fallback-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: freshDir) }
+        try FileManager.default.copyItem(atPath: older.directory, toPath: freshDir)
+        var fresh = older
+        fresh.writer = ChainWriter(client: try FileReplicaClient(root: freshDir), generation: older.writer.generation)
+        try fresh.segment(2)
+        // Lists fine, every read fails: unreachable once the restore starts downloading.
+        let dying = FlakyClient(fresh.writer.client, every: 1)
+        let output = restoreOutput()
+        let result = try #require(try Restorer.restore(from: [dying, older.client], options: syntheticOptions(output)))
+        #expect(result.txID == olderTxID)
+        #expect(fileBytes(output) == olderImage)
+        // A damaged segment on the freshest replica ends the restore instead.
+        let key = fresh.segmentKeys.last!
+        var bytes = try fresh.writer.client.read(key: key)
+        bytes[bytes.count / 2] ^= 1
+        try fresh.writer.client.write(key: key, from: .bytes(bytes))
+        let second = restoreOutput()
+        do {
+            _ = try Restorer.restore(from: [fresh.writer.client, older.client], options: syntheticOptions(second))
+            Issue.record("restored older data over a damaged freshest replica")
+        } catch let error as StreamError {
+            #expect(error.code == .corruptArtefact)
+            #expect(error.message.contains(key))
+        }
+        #expect(directoryEntries(of: second).isEmpty)
+    }
+}
