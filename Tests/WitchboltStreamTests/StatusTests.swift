@@ -48,3 +48,39 @@ struct StatusTests {
         }
     }
 }
+
+@Suite("Stream commands")
+struct StreamCommandTests {
+    @Test("witchbolt demo replicates, restores and compares; a second run continues the generation; witchbolt status prints it",
+          arguments: TestBackend.enabled)
+    func demoAndStatus(backend: TestBackend) throws {
+        let dir = temporaryDirectory("demo")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let url = try backend.makeURL()
+        let (first, out1, err1) = try runWitchbolt(["demo", "--dir", dir, "--replica", url, "--transactions", "60"])
+        #expect(first == 0, "\(out1)\n\(err1)")
+        #expect(out1.contains("restored txid 61"), "\(out1)")
+        #expect(out1.contains("content identical"))
+        #expect(out1.contains("demo passed"))
+        let generation = try #require(try StreamStatus.read(shadowDirectory: dir + "/shadow").generation)
+
+        let (second, out2, err2) = try runWitchbolt(["demo", "--dir", dir, "--replica", url, "--transactions", "40"])
+        #expect(second == 0, "\(out2)\n\(err2)")
+        #expect(out2.contains("restored txid 101"), "\(out2)")
+        #expect(out2.contains("generation \(generation) (continued after a restart at txid 61)"), "\(out2)")
+
+        let (status, text, _) = try runWitchbolt(["status", dir + "/shadow"])
+        #expect(status == 0)
+        #expect(text.contains("generation \(generation)"))
+        #expect(text.contains("last txid  101"))
+        let (jsonStatus, json, _) = try runWitchbolt(["status", dir + "/shadow", "--json"])
+        #expect(jsonStatus == 0)
+        let decoded = try JSONDecoder().decode(StreamStatus.self, from: Data(json.utf8))
+        #expect(decoded.replicas.first?.lastTxID == 101)
+        #expect(decoded.dataLossWindowMillis == 0)
+
+        let (missing, _, missingErr) = try runWitchbolt(["status", dir + "/nowhere"])
+        #expect(missing != 0)
+        #expect(missingErr.contains("no status file"))
+    }
+}
