@@ -128,4 +128,25 @@ struct ControllerTests {
         let equalImages = imagesEqual(replay.images[db.txID], db.image)
         #expect(equalImages)
     }
+
+    @Test("commit times never go backwards within a generation: an earlier one is clamped to the previous")
+    func timestampsClamped() throws {
+        let clock = TestClock<Duration>()
+        let streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
+        let shadow = temporaryDirectory("ctl-time")
+        defer { try? FileManager.default.removeItem(atPath: shadow) }
+        let replica = MemoryReplica()
+        let db = PageModelDatabase(seed: 9, clock: streamClock)
+        let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [replica], clock: streamClock), source: db)
+        db.attach(controller)
+        #expect(controller.flush())
+        let base = streamClock.nowMillis
+        for offset: Int64 in [5_000, 3_000, 7_000, 6_000] { db.commit(timestampMillis: base + offset) }
+        #expect(controller.flush())
+        controller.stop()
+        let records = try replica.list(prefix: "generations/").filter { $0.key.hasSuffix(".segment") }.flatMap { object in
+            try SegmentFile.decode(try replica.read(key: object.key), name: object.key).1
+        }
+        #expect(records.map(\.timestampMillis) == [5_000, 5_000, 7_000, 7_000].map { base + $0 })
+    }
 }
