@@ -36,7 +36,8 @@ public enum Stream {
     /// ```
     /// The registration registers its controller exactly once (the engine does it with the
     /// observer `start` returns). With `config.restore.enabled`, a missing database file is
-    /// restored from the replicas before the engine opens or creates it.
+    /// restored from the replicas before the engine opens or creates it. A read-only open
+    /// starts no controller.
     public static func observer(_ config: StreamConfig, handle: StreamHandle = StreamHandle()) -> PageFlushObserverRegistration {
         let restored = Mutex(false)
         return PageFlushObserverRegistration(
@@ -46,6 +47,8 @@ public enum Stream {
                 restored.withLock { $0 = didRestore }
             },
             start: { db in
+                // A read-only open never commits: nothing to replicate.
+                if db.isReadOnly { return nil }
                 let controller = try StreamController(
                     config: config, source: DatabaseSnapshotSource(db: db),
                     justRestored: restored.withLock { $0 })
