@@ -69,6 +69,8 @@ struct NATSStreamSummary: Sendable {
     var subjects: [String]
     var allowsDirectGet: Bool
     var allowsRollup: Bool
+    /// Messages in the stream when the summary was taken (chunks and metas of every object).
+    var messageCount: UInt64
 }
 
 /// A message read from a stream by sequence or subject.
@@ -153,7 +155,8 @@ final class NATSConnection: @unchecked Sendable {
             name: config.Name.map { String(cString: $0) } ?? stream,
             subjects: subjects,
             allowsDirectGet: config.AllowDirect,
-            allowsRollup: config.AllowRollup
+            allowsRollup: config.AllowRollup,
+            messageCount: info?.pointee.State.Msgs ?? 0
         )
     }
 
