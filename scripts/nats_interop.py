@@ -5,6 +5,8 @@
 # command line, so the Swift tests can check that each side reads what the other wrote.
 #
 #   nats_interop.py create SERVER BUCKET [--token T]   create the object store bucket
+#   nats_interop.py create-nodirect SERVER BUCKET      create it as older clients did: no direct gets
+#   nats_interop.py drop   SERVER BUCKET               delete the bucket (its stream)
 #   nats_interop.py put    SERVER BUCKET NAME FILE     put FILE as NAME (128 KiB chunks)
 #   nats_interop.py get    SERVER BUCKET NAME FILE     get NAME into FILE (nats-py verifies the digest)
 #   nats_interop.py list   SERVER BUCKET PREFIX        list live objects whose name starts with PREFIX
@@ -20,6 +22,7 @@ import json
 import sys
 
 import nats
+from nats.js import api
 from nats.js.errors import NotFoundError
 
 
@@ -31,6 +34,15 @@ async def run(args):
         if args.command == "create":
             await js.create_object_store(args.bucket)
             return {"bucket": args.bucket}
+        if args.command == "create-nodirect":
+            await js.add_stream(
+                name="OBJ_" + args.bucket,
+                subjects=["$O." + args.bucket + ".C.>", "$O." + args.bucket + ".M.>"],
+                allow_rollup_hdrs=True, allow_direct=False, discard=api.DiscardPolicy.NEW)
+            return {"bucket": args.bucket}
+        if args.command == "drop":
+            await js.delete_stream("OBJ_" + args.bucket)
+            return {"dropped": args.bucket}
         store = await js.object_store(args.bucket)
         if args.command == "put":
             with open(args.file, "rb") as f:
@@ -63,7 +75,7 @@ async def run(args):
 
 def main():
     parser = argparse.ArgumentParser(description="nats-py object store interop helper")
-    parser.add_argument("command", choices=["create", "put", "get", "list", "delete"])
+    parser.add_argument("command", choices=["create", "create-nodirect", "drop", "put", "get", "list", "delete"])
     parser.add_argument("server")
     parser.add_argument("bucket")
     parser.add_argument("name", nargs="?", default="")

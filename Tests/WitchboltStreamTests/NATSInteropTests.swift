@@ -94,4 +94,31 @@ struct NATSInteropTests {
         let old = try store.lastMessage(stream: "OBJ_\(bucket)", subject: "$O.\(bucket).C.\(oldNUID)", direct: false)
         #expect(old == nil)
     }
+
+    @Test("a bucket without direct gets (as older clients made them) works through the stream API")
+    func bucketWithoutDirectGets() throws {
+        let plainBucket = "nodirect-\(UInt32.random(in: 0...UInt32.max))"
+        try NATSInterop.run(["create-nodirect", url, plainBucket])
+        defer { _ = try? NATSInterop.run(["drop", url, plainBucket]) }
+        let connection = try NATSConnection(settings: NATSConnectionSettings(servers: [url]))
+        #expect(try connection.streamInfo("OBJ_\(plainBucket)").allowsDirectGet == false)
+        let client = try NATSReplicaClient(config: NATSReplicaConfig(url: url, bucket: plainBucket, prefix: "p"))
+        defer { client.close() }
+        var random = NATSTestRandom("bucketWithoutDirectGets")
+        let bytes = random.bytes(3 * 128 * 1024 + 10)
+        try client.write(key: "a.bin", from: .bytes(bytes))
+        try client.write(key: "b.bin", from: .bytes([1, 2, 3]))
+        #expect(try client.read(key: "a.bin") == bytes)
+        #expect(try client.read(key: "b.bin") == [1, 2, 3])
+        #expect(try client.read(key: "a.bin", range: 130_000..<270_000) == Array(bytes[130_000..<270_000]))
+        #expect(try client.list(prefix: "") == [ObjectInfo(key: "a.bin", size: Int64(bytes.count)), ObjectInfo(key: "b.bin", size: 3)])
+        try client.delete(keys: ["a.bin"])
+        #expect(try client.list(prefix: "").map(\.key) == ["b.bin"])
+
+        // nats-py reads what we wrote there too.
+        let file = NSTemporaryDirectory() + "nats-interop-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let got = try NATSInterop.run(["get", url, plainBucket, "p/b.bin", file])
+        #expect(got["bytes"] as? Int == 3)
+    }
 }

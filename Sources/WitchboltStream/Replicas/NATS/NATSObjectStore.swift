@@ -98,7 +98,18 @@ struct NATSObjectStore {
         var hasher = SHA256()
         var size: UInt64 = 0
         var chunks: UInt32 = 0
-        if expectedSize > 0 {
+        if expectedSize > 0, info.chunks == 1 {
+            // A one-chunk object (most segments) is the only message on its subject: one get,
+            // no consumer to create and tear down.
+            guard let message = try connection.lastMessage(stream: layout.stream, subject: layout.chunkSubject(nuid: info.nuid ?? ""), direct: stream.allowsDirectGet) else {
+                throw chunksChanged(info)
+            }
+            counters.add(\.chunksFetched, 1)
+            hasher.update(data: message.data)
+            size = UInt64(message.data.count)
+            chunks = 1
+            try body(message.data)
+        } else if expectedSize > 0 {
             let consumer = try connection.orderedConsumer(subject: layout.chunkSubject(nuid: info.nuid ?? ""), lastPerSubject: false, headersOnly: false)
             while true {
                 let message = try nextMessage(consumer, expecting: info, first: chunks == 0)
