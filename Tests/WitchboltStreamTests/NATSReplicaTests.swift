@@ -63,6 +63,26 @@ struct NATSReplicaTests {
         #expect(after.metaMessagesRead > before.metaMessagesRead)
     }
 
+    @Test("delete markers of this prefix are purged once old enough; live objects stay", .enabled(if: TestBackend.nats.isEnabled))
+    func purgesDeleteMarkers() throws {
+        let client = try makeClient()
+        defer { try? client.delete(keys: ["keep.bin"]); client.close() }
+        try client.write(key: "keep.bin", from: .bytes([1]))
+        try client.write(key: "gone.bin", from: .bytes([2]))
+        try client.delete(keys: ["gone.bin"])
+        #expect(try client.purgeDeleteMarkers(olderThan: .seconds(3600)) == 0)
+        #expect(try client.purgeDeleteMarkers(olderThan: .zero) == 1)
+
+        // The marker's meta subject is empty now; the live object is untouched.
+        let config = try NATSTestBackend.config(prefix: "")
+        let connection = try NATSConnection(settings: NATSConnectionSettings(servers: [config.url]))
+        let layout = NATSObjectStoreLayout(bucket: config.bucket)
+        #expect(try connection.lastMessage(stream: layout.stream, subject: layout.metaSubject(name: client.objectName("gone.bin")), direct: false) == nil)
+        #expect(try client.list(prefix: "") == [ObjectInfo(key: "keep.bin", size: 1)])
+        #expect(try client.read(key: "keep.bin") == [1])
+        #expect(try client.purgeDeleteMarkers(olderThan: .zero) == 0)
+    }
+
     @Test("a missing bucket is an invalid configuration that says how to create it", .enabled(if: TestBackend.nats.isEnabled))
     func missingBucket() throws {
         let url = try TestEnvironment.require("WITCHBOLT_NATS_URL")

@@ -87,6 +87,8 @@ struct NATSDeliveredMessage: Sendable {
     var streamSequence: UInt64
     /// How many messages the consumer still has to deliver after this one.
     var pending: UInt64
+    /// When the stream stored the message, in nanoseconds since 1970.
+    var timestamp: Int64
     /// The payload (empty on a headers-only consumer).
     var data: [UInt8]
     /// The payload's size: `data.count`, or the `Nats-Msg-Size` header on a headers-only consumer.
@@ -160,12 +162,14 @@ final class NATSConnection: @unchecked Sendable {
         )
     }
 
-    /// Purges every message on `subject` from `stream`. The corresponding C function is `js_PurgeStream`.
-    func purge(stream: String, subject: String) throws {
+    /// Purges the messages on `subject` from `stream`, all of them or only those before
+    /// sequence `before`. The corresponding C function is `js_PurgeStream`.
+    func purge(stream: String, subject: String, before: UInt64? = nil) throws {
         try subject.withCString { subjectPointer in
             var options = jsOptions()
             jsOptions_Init(&options)
             options.Stream.Purge.Subject = subjectPointer
+            if let before { options.Stream.Purge.Sequence = before }
             var code = jsErrCode(0)
             try Self.check(js_PurgeStream(jetStream, stream, &options, &code), "js_PurgeStream", code)
         }
@@ -389,6 +393,7 @@ final class NATSOrderedConsumer {
             subject: natsMsg_GetSubject(message).map { String(cString: $0) } ?? "",
             streamSequence: metadata?.pointee.Sequence.Stream ?? 0,
             pending: metadata?.pointee.NumPending ?? 0,
+            timestamp: metadata?.pointee.Timestamp ?? 0,
             data: data,
             payloadSize: payloadSize
         )

@@ -212,6 +212,31 @@ struct NATSObjectStore {
         }
     }
 
+    /// Purges the delete markers of names starting with `namePrefix` stored before `cutoff`
+    /// (nanoseconds since 1970); returns how many. A marker is purged only up to its own
+    /// sequence, so a name written again meanwhile keeps its new meta.
+    func purgeDeleteMarkers(namePrefix: String, storedBefore cutoff: Int64) throws -> Int {
+        guard try connection.lastMessage(stream: layout.stream, subject: layout.allMetaSubjects, direct: false) != nil else {
+            return 0
+        }
+        var markers: [(subject: String, sequence: UInt64)] = []
+        do {
+            let consumer = try connection.orderedConsumer(subject: layout.allMetaSubjects, lastPerSubject: true, headersOnly: false)
+            while true {
+                let message = try consumer.next(timeoutMilliseconds: waitMilliseconds)
+                counters.add(\.metaMessagesRead, 1)
+                if message.timestamp < cutoff, let info = try? NATSObjectInfo.decode(message.data), info.isDeleted, info.name.hasPrefix(namePrefix) {
+                    markers.append((message.subject, message.streamSequence))
+                }
+                if message.pending == 0 { break }
+            }
+        }
+        for marker in markers {
+            try connection.purge(stream: layout.stream, subject: marker.subject, before: marker.sequence + 1)
+        }
+        return markers.count
+    }
+
     // MARK: Helpers
 
     /// The next chunk message; when the very first one does not come, tells a vanished object

@@ -42,7 +42,9 @@ public final class NATSReplicaClient: ReplicaClient {
         public init() {}
     }
 
+    /// `nats://HOST:PORT/BUCKET/PREFIX`, without credentials.
     public let description: String
+    /// `nats`.
     public var kind: String { "nats" }
 
     private let config: NATSReplicaConfig
@@ -80,6 +82,7 @@ public final class NATSReplicaClient: ReplicaClient {
 
     // MARK: ReplicaClient
 
+    /// Puts the object `PREFIX/KEY`: chunks first, then the meta that makes it visible at once.
     public func write(key: String, from source: ObjectSource) throws {
         let name = objectName(key)
         let hook = chunkHook.withLock { $0 }
@@ -97,12 +100,14 @@ public final class NATSReplicaClient: ReplicaClient {
         }
     }
 
+    /// Reads a whole object and verifies its size and SHA-256 digest.
     public func read(key: String) throws -> [UInt8] {
         var bytes: [UInt8] = []
         try read(key: key) { bytes += $0 }
         return bytes
     }
 
+    /// Reads `range` of an object (clamped to its end), fetching only the chunks covering it.
     public func read(key: String, range: Range<Int64>) throws -> [UInt8] {
         let name = objectName(key)
         return try withRetry("read \(key) range \(range)") { store in
@@ -110,6 +115,7 @@ public final class NATSReplicaClient: ReplicaClient {
         }
     }
 
+    /// Streams an object to `sink` chunk by chunk; the digest is checked after the last one.
     public func read(key: String, into sink: ([UInt8]) throws -> Void) throws {
         // A retry after a partial delivery skips what the sink already has, and only
         // continues on the same object instance.
@@ -134,6 +140,7 @@ public final class NATSReplicaClient: ReplicaClient {
         }
     }
 
+    /// Lists live objects under `prefix` from their meta messages, reading no object body.
     public func list(prefix: String) throws -> [ObjectInfo] {
         let namePrefix = objectName(prefix)
         let found = try withRetry("list \(prefix)") { store in try store.list(namePrefix: namePrefix) }
@@ -143,6 +150,7 @@ public final class NATSReplicaClient: ReplicaClient {
             .sorted { $0.key < $1.key }
     }
 
+    /// Deletes objects: a delete marker, then a purge of the chunks. Missing keys are fine.
     public func delete(keys: [String]) throws {
         for key in keys {
             let name = objectName(key)
@@ -150,6 +158,25 @@ public final class NATSReplicaClient: ReplicaClient {
         }
     }
 
+    /// Removes the delete markers this replica's deletes left behind, once older than `age`.
+    ///
+    /// A delete leaves a small tombstone meta (the protocol's delete marker, so that other
+    /// clients and watchers see the delete); a listing reads every meta of the bucket, markers
+    /// included. Retention calls this now and then so that a long-lived replica's listings do
+    /// not grow with every segment it ever deleted. Only names under this replica's prefix are
+    /// touched.
+    ///
+    /// - Returns: how many markers were purged.
+    @discardableResult
+    public func purgeDeleteMarkers(olderThan age: Duration = .seconds(30 * 60)) throws -> Int {
+        let namePrefix = objectName("")
+        let cutoff = Int64(Date.now.timeIntervalSince1970 * 1e9) - NATSReplicaConfig.milliseconds(age) * 1_000_000
+        return try withRetry("purge delete markers") { store in
+            try store.purgeDeleteMarkers(namePrefix: namePrefix, storedBefore: cutoff)
+        }
+    }
+
+    /// Drops the connection; the next operation connects again.
     public func close() {
         session.withLock { $0 = nil }
     }
