@@ -1,0 +1,339 @@
+// Licensed under the Apache License, Version 2.0. Port of bbolt's bucket.go (the public half).
+//
+// A bucket is a B+tree of keys and values, or of nested buckets, inside a transaction. Its
+// header (root page and sequence) lives as a value in its parent; a small bucket with no
+// nested buckets is stored inline in that value instead of on pages of its own.
+
+/// A collection of key/value pairs and nested buckets, sorted by key (bytes, unsigned).
+///
+/// A bucket is valid only inside the transaction that produced it.
+///
+/// ```swift
+/// try db.update { tx in
+///     let users = try tx.createBucketIfNotExists("users")
+///     try users.put("alice", "admin")
+/// }
+/// ```
+public final class Bucket {
+    unowned let tx: Tx
+    var header: BucketHeader
+    /// The inline page, when the bucket is stored inline in its parent's value.
+    var inlinePage: PageRef?
+    /// Owned copy of an inline page in a write transaction (freed on deinit).
+    var inlineStorage: UnsafeMutableRawBufferPointer?
+    var rootNode: Node?
+    var nodes: [PageID: Node] = [:]
+    /// Nested buckets opened in this transaction, by name.
+    var children: [[UInt8]: Bucket] = [:]
+    /// New root nodes created by splits, kept alive until commit.
+    var adoptedRoots: [Node] = []
+
+    /// The fill percent at which pages split (0.1 to 1.0; default 0.5). Not persisted.
+    /// Raise it for sequential inserts to get fuller pages.
+    public var fillPercent: Double = PageLayout.defaultFillPercent
+
+    init(tx: Tx, header: BucketHeader) {
+        self.tx = tx
+        self.header = header
+    }
+
+    deinit { inlineStorage?.deallocate() }
+
+    /// The bucket's sequence number.
+    public var sequence: UInt64 { header.sequence }
+
+    /// Whether the bucket belongs to a writable transaction.
+    public var isWritable: Bool { tx.isWritable }
+
+    /// The bucket's root page id (0 for an inline bucket).
+    public var rootPageID: UInt64 { header.root }
+
+    // MARK: Nested buckets
+
+    /// The nested bucket named `name`, or nil when there is none.
+    /// - Throws: `.corrupted` when a page on the way is invalid.
+    public func bucket(_ name: [UInt8]) throws -> Bucket? {
+        if let child = children[name] { return child }
+        let c = Cursor(bucket: self)
+        guard let (k, v, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }),
+              compareBytes(k, name) == 0, flags & PageLayout.bucketLeafFlag != 0 else { return nil }
+        let child = try openBucket(value: v, name: name)
+        children[name] = child
+        return child
+    }
+
+    /// Opens the bucket whose header (and inline page) is `value`.
+    func openBucket(value: UnsafeRawBufferPointer, name: [UInt8]) throws -> Bucket {
+        guard value.count >= PageLayout.bucketHeaderSize else {
+            throw WitchboltError(.corrupted, "bucket \(hex(name)): its header is \(value.count) bytes, expected at least 16")
+        }
+        let child = Bucket(tx: tx, header: BucketHeader(reading: value.baseAddress!))
+        child.parentBucket = self
+        if child.header.root == 0 {
+            let pageBytes = value.count - PageLayout.bucketHeaderSize
+            guard pageBytes >= PageLayout.headerSize else {
+                throw WitchboltError(.corrupted, "inline bucket \(hex(name)): its page is \(pageBytes) bytes")
+            }
+            if tx.isWritable {
+                // A write transaction may change the memory the value lives in: keep a copy.
+                let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: pageBytes, alignment: 8)
+                storage.copyMemory(from: UnsafeRawBufferPointer(rebasing: value[PageLayout.bucketHeaderSize...]))
+                child.inlineStorage = storage
+                child.inlinePage = PageRef(UnsafeRawPointer(storage.baseAddress!), extent: pageBytes)
+            } else {
+                child.inlinePage = PageRef(value.baseAddress! + PageLayout.bucketHeaderSize, extent: pageBytes)
+            }
+            guard child.inlinePage!.isLeaf else {
+                throw WitchboltError(.corrupted, "inline bucket \(hex(name)): its page is not a leaf")
+            }
+        } else if child.header.root >= tx.meta.pgid {
+            throw WitchboltError(.corrupted, "bucket \(hex(name)): root page \(child.header.root) is past the high-water mark \(tx.meta.pgid)")
+        }
+        return child
+    }
+
+    /// Creates a nested bucket.
+    /// - Throws: `.bucketExists`, `.incompatibleValue` (a value has that key),
+    ///   `.bucketNameRequired`, `.keyTooLarge`, `.txNotWritable`, `.txClosed`.
+    @discardableResult
+    public func createBucket(_ name: [UInt8]) throws -> Bucket {
+        try checkWritable()
+        guard !name.isEmpty else { throw WitchboltError(.bucketNameRequired) }
+        guard name.count <= PageLayout.maxKeySize else { throw WitchboltError(.keyTooLarge) }
+        let c = Cursor(bucket: self)
+        if let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 {
+            throw WitchboltError(flags & PageLayout.bucketLeafFlag != 0 ? .bucketExists : .incompatibleValue)
+        }
+        try insertEmptyBucket(named: name, at: c)
+        return try bucket(name)!
+    }
+
+    /// Creates a nested bucket, or returns the existing one.
+    /// - Throws: `.incompatibleValue` (a value has that key), `.bucketNameRequired`,
+    ///   `.keyTooLarge`, `.txNotWritable`, `.txClosed`.
+    @discardableResult
+    public func createBucketIfNotExists(_ name: [UInt8]) throws -> Bucket {
+        try checkWritable()
+        guard !name.isEmpty else { throw WitchboltError(.bucketNameRequired) }
+        guard name.count <= PageLayout.maxKeySize else { throw WitchboltError(.keyTooLarge) }
+        if let child = children[name] { return child }
+        let c = Cursor(bucket: self)
+        if let (k, v, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 {
+            guard flags & PageLayout.bucketLeafFlag != 0 else { throw WitchboltError(.incompatibleValue) }
+            let child = try openBucket(value: v, name: name)
+            children[name] = child
+            return child
+        }
+        try insertEmptyBucket(named: name, at: c)
+        return try bucket(name)!
+    }
+
+    private func insertEmptyBucket(named name: [UInt8], at c: Cursor) throws {
+        // An empty, inline bucket: a header and an empty leaf page.
+        var value = [UInt8](repeating: 0, count: PageLayout.bucketHeaderSize + PageLayout.headerSize)
+        value.withUnsafeMutableBytes { p in
+            p.storeBytes(of: PageLayout.leafFlag, toByteOffset: PageLayout.bucketHeaderSize + 8, as: UInt16.self)
+        }
+        try c.node().put(oldKey: name[...], newKey: name[...], value: value[...], pgid: 0, flags: PageLayout.bucketLeafFlag)
+        // Nested buckets are not allowed in inline buckets: this bucket is no longer inline.
+        inlinePage = nil
+    }
+
+    /// Deletes a nested bucket and everything in it.
+    /// - Throws: `.bucketNotFound`, `.incompatibleValue` (a value has that key),
+    ///   `.txNotWritable`, `.txClosed`.
+    public func deleteBucket(_ name: [UInt8]) throws {
+        try checkWritable()
+        let c = Cursor(bucket: self)
+        guard let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 else {
+            throw WitchboltError(.bucketNotFound)
+        }
+        guard flags & PageLayout.bucketLeafFlag != 0 else { throw WitchboltError(.incompatibleValue) }
+
+        // Recursively delete all nested buckets.
+        let child = try bucket(name)!
+        var names: [[UInt8]] = []
+        try child.forEachBucket { names.append($0) }
+        for n in names { try child.deleteBucket(n) }
+
+        // Release all of the bucket's pages to the free list.
+        children[name] = nil
+        child.nodes = [:]
+        child.rootNode = nil
+        try child.free()
+
+        // Delete the key.
+        try name.withUnsafeBytes { try c.node().delete($0) }
+    }
+
+    /// Moves the nested bucket `name` from this bucket into `target` (nil: the root).
+    /// - Throws: `.bucketNotFound`, `.bucketExists` (in the target), `.incompatibleValue`,
+    ///   `.sameBuckets`, `.differentDB`, `.txNotWritable`, `.txClosed`.
+    public func moveBucket(_ name: [UInt8], to target: Bucket?) throws {
+        try checkWritable()
+        let target: Bucket = target ?? tx.root!
+        guard target.tx === tx else { throw WitchboltError(.differentDB) }
+        guard target !== self else { throw WitchboltError(.sameBuckets) }
+        let c = Cursor(bucket: self)
+        guard let (k, v, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 else {
+            throw WitchboltError(.bucketNotFound)
+        }
+        guard flags & PageLayout.bucketLeafFlag != 0 else { throw WitchboltError(.incompatibleValue) }
+        let value = Array(v)
+        let moved = try bucket(name)!
+        // A bucket cannot move into itself or one of its descendants.
+        var ancestor: Bucket? = target
+        while let a = ancestor {
+            if a === moved { throw WitchboltError(.incompatibleValue, "cannot move bucket \(hex(name)) into itself or a descendant") }
+            ancestor = a.parentBucket
+        }
+        let tc = Cursor(bucket: target)
+        if let (tk, _, tflags) = try name.withUnsafeBytes({ try tc.seekRaw($0) }), compareBytes(tk, name) == 0 {
+            throw WitchboltError(tflags & PageLayout.bucketLeafFlag != 0 ? .bucketExists : .incompatibleValue)
+        }
+        // Remove the bucket from this bucket, then add it to the target; the opened bucket
+        // object moves too, so changes made to it in this transaction are kept.
+        children[name] = nil
+        try name.withUnsafeBytes { try c.node().delete($0) }
+        try tc.node().put(oldKey: name[...], newKey: name[...], value: value[...], pgid: 0, flags: PageLayout.bucketLeafFlag)
+        target.inlinePage = nil
+        moved.parentBucket = target
+        target.children[name] = moved
+    }
+
+    /// The bucket this one is nested in (nil for the root and for buckets opened from the root).
+    weak var parentBucket: Bucket?
+
+    // MARK: Keys and values
+
+    /// The value of `key`, as a copy; nil when the key is absent or holds a nested bucket.
+    /// - Throws: `.corrupted` when a page on the way is invalid.
+    public func get(_ key: [UInt8]) throws -> [UInt8]? {
+        try withValue(key) { $0.map { Array($0) } }
+    }
+
+    /// Calls `body` with the value of `key` in place (no copy), or nil when absent.
+    ///
+    /// - Important: the buffer is valid only during `body`.
+    public func withValue<R>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        let c = Cursor(bucket: self)
+        guard let (k, v, flags) = try key.withUnsafeBytes({ try c.seekRaw($0) }),
+              flags & PageLayout.bucketLeafFlag == 0, compareBytes(k, key) == 0 else { return try body(nil) }
+        return try body(v)
+    }
+
+    /// Sets the value of `key`; the arrays are kept, not copied, until commit.
+    /// - Throws: `.keyRequired`, `.keyTooLarge`, `.valueTooLarge`, `.incompatibleValue` (a
+    ///   nested bucket has that key), `.txNotWritable`, `.txClosed`.
+    public func put(_ key: [UInt8], _ value: [UInt8]) throws {
+        try checkWritable()
+        guard !key.isEmpty else { throw WitchboltError(.keyRequired) }
+        guard key.count <= PageLayout.maxKeySize else { throw WitchboltError(.keyTooLarge) }
+        guard value.count <= PageLayout.maxValueSize else { throw WitchboltError(.valueTooLarge) }
+        let c = Cursor(bucket: self)
+        if let (k, _, flags) = try key.withUnsafeBytes({ try c.seekRaw($0) }),
+           flags & PageLayout.bucketLeafFlag != 0, compareBytes(k, key) == 0 {
+            throw WitchboltError(.incompatibleValue)
+        }
+        try c.node().put(oldKey: key[...], newKey: key[...], value: value[...], pgid: 0, flags: 0)
+    }
+
+    /// Removes `key`; absent keys are not an error.
+    /// - Throws: `.incompatibleValue` (a nested bucket has that key), `.txNotWritable`, `.txClosed`.
+    public func delete(_ key: [UInt8]) throws {
+        try checkWritable()
+        let c = Cursor(bucket: self)
+        guard let (k, _, flags) = try key.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, key) == 0 else { return }
+        guard flags & PageLayout.bucketLeafFlag == 0 else { throw WitchboltError(.incompatibleValue) }
+        try key.withUnsafeBytes { try c.node().delete($0) }
+    }
+
+    // MARK: Sequence
+
+    /// Sets the bucket's sequence number.
+    public func setSequence(_ value: UInt64) throws {
+        try checkWritable()
+        // Materialise the root node so the bucket is saved at commit.
+        if rootNode == nil { _ = try node(header.root, parent: nil) }
+        header.sequence = value
+    }
+
+    /// Increments and returns the bucket's sequence number.
+    public func nextSequence() throws -> UInt64 {
+        try checkWritable()
+        if rootNode == nil { _ = try node(header.root, parent: nil) }
+        header.sequence &+= 1
+        return header.sequence
+    }
+
+    // MARK: Iteration
+
+    /// A cursor over this bucket's keys.
+    public func cursor() -> Cursor { Cursor(bucket: self) }
+
+    /// Calls `body` for every key in order, with its value (nil for a nested bucket).
+    /// - Important: do not modify the bucket inside `body`.
+    public func forEach(_ body: ([UInt8], [UInt8]?) throws -> Void) throws {
+        let c = Cursor(bucket: self)
+        var item = try c.first()
+        while let (k, v) = item {
+            try body(k, v)
+            item = try c.next()
+        }
+    }
+
+    /// Calls `body` with the name of every nested bucket, in order.
+    public func forEachBucket(_ body: ([UInt8]) throws -> Void) throws {
+        let c = Cursor(bucket: self)
+        var item = try c.firstRaw()
+        while let (k, _, flags) = item {
+            if flags & PageLayout.bucketLeafFlag != 0 { try body(Array(k)) }
+            item = try c.nextRaw()
+        }
+    }
+
+    // MARK: Internals
+
+    func checkWritable() throws {
+        guard tx.isOpen else { throw WitchboltError(.txClosed) }
+        guard tx.isWritable else { throw WitchboltError(.txNotWritable) }
+    }
+
+    /// The page or node for `id` (bbolt: Bucket.pageNode).
+    @inline(__always)
+    func pageNode(_ id: PageID) throws -> (PageRef?, Node?) {
+        if header.root == 0 {
+            guard id == 0 else { throw WitchboltError(.corrupted, "inline bucket refers to page \(id)") }
+            if let rootNode { return (nil, rootNode) }
+            return (inlinePage, nil)
+        }
+        if !nodes.isEmpty, let n = nodes[id] { return (nil, n) }
+        return (try tx.page(id), nil)
+    }
+
+    /// The node for page `id`, materialised on first use (bbolt: Bucket.node).
+    func node(_ id: PageID, parent: Node?) throws -> Node {
+        if let n = nodes[id] { return n }
+        let page: PageRef
+        if let inlinePage, header.root == 0 { page = inlinePage } else { page = try tx.page(id) }
+        guard page.isLeaf || page.isBranch else {
+            throw WitchboltError(.corrupted, "page \(id) is a \(page.kindName) page where a branch or leaf was expected")
+        }
+        let n = Node(bucket: self, isLeaf: page.isLeaf, parent: parent)
+        if let parent { parent.children.append(n) } else { rootNode = n }
+        n.read(page)
+        nodes[id] = n
+        tx.stats.nodeCount += 1
+        return n
+    }
+}
+
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits: [Character] = Array("0123456789abcdef")
+    var s = ""
+    for b in bytes {
+        s.append(digits[Int(b >> 4)])
+        s.append(digits[Int(b & 0xF)])
+    }
+    return s
+}

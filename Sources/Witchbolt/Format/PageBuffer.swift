@@ -1,0 +1,53 @@
+// Licensed under the Apache License, Version 2.0.
+//
+// A page (with its overflow) being built by a write transaction: zeroed bytes a node, the
+// freelist or the meta page is written into, then pwritten, then handed unchanged to the
+// page-flush observers as a frame (the buffer is a `[UInt8]`, so handing it over copies
+// nothing). bbolt: tx.allocate / db.allocate and the node and freelist `Write` functions.
+
+struct PageBuffer {
+    var id: PageID
+    var overflow: UInt32
+    var bytes: [UInt8]
+
+    /// A zeroed buffer of `count` pages starting at `id`.
+    init(id: PageID, count: Int, pageSize: Int) {
+        self.id = id
+        self.overflow = UInt32(count - 1)
+        self.bytes = [UInt8](repeating: 0, count: count * pageSize)
+        self.bytes.withUnsafeMutableBytes { p in
+            p.storeBytes(of: id, as: UInt64.self)
+            p.storeBytes(of: UInt32(count - 1), toByteOffset: 12, as: UInt32.self)
+        }
+    }
+
+    /// Writes a freelist page holding `ids` (sorted), with bbolt's count-overflow form.
+    mutating func writeFreelist(_ ids: [PageID]) {
+        bytes.withUnsafeMutableBytes { p in
+            p.storeBytes(of: PageLayout.freelistFlag, toByteOffset: 8, as: UInt16.self)
+            var start = PageLayout.headerSize
+            if ids.count < 0xFFFF {
+                p.storeBytes(of: UInt16(ids.count), toByteOffset: 10, as: UInt16.self)
+            } else {
+                p.storeBytes(of: UInt16(0xFFFF), toByteOffset: 10, as: UInt16.self)
+                p.storeBytes(of: UInt64(ids.count), toByteOffset: start, as: UInt64.self)
+                start += 8
+            }
+            ids.withUnsafeBytes { source in
+                if source.count > 0 {
+                    (p.baseAddress! + start).copyMemory(from: source.baseAddress!, byteCount: source.count)
+                }
+            }
+        }
+    }
+
+    /// Writes a meta page.
+    mutating func writeMeta(_ meta: Meta) {
+        bytes.withUnsafeMutableBytes { p in meta.write(toPage: p.baseAddress!) }
+    }
+
+    /// The bytes a freelist of `count` ids needs (bbolt: EstimatedWritePageSize).
+    static func freelistSize(count: Int) -> Int {
+        PageLayout.headerSize + 8 * (count + (count >= 0xFFFF ? 1 : 0))
+    }
+}

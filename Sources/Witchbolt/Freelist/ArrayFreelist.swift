@@ -1,0 +1,52 @@
+// Licensed under the Apache License, Version 2.0. Port of bbolt's internal/freelist/array.go.
+//
+// Free ids in one sorted array. Allocation scans for the first run of contiguous ids long
+// enough (lowest id first), which keeps files compact and allocation deterministic.
+
+final class ArrayFreelist: Freelist {
+    private var ids: [PageID] = []
+
+    override var freeCount: Int { ids.count }
+    override func freeIDs() -> [PageID] { ids }
+    override func setFreeIDs(_ ids: [PageID]) { self.ids = ids }
+
+    override func allocateRun(_ count: Int) -> PageID {
+        guard count > 0, !ids.isEmpty else { return 0 }
+        // Fast path: one page, the lowest id.
+        if count == 1 {
+            return ids.removeFirst()
+        }
+        var initial: PageID = 0
+        var previous: PageID = 0
+        for i in ids.indices {
+            let id = ids[i]
+            // A gap starts a new run.
+            if previous == 0 || id - previous != 1 { initial = id }
+            if id - initial + 1 == PageID(count) {
+                ids.removeSubrange((i - count + 1)...i)
+                return initial
+            }
+            previous = id
+        }
+        return 0
+    }
+
+    override func mergeSpans(_ freed: [PageID]) {
+        let sortedFreed = freed.sorted()
+        for id in sortedFreed { cache.insert(id) }
+        if ids.isEmpty { ids = sortedFreed; return }
+        if let last = ids.last, let first = sortedFreed.first, last < first {
+            ids += sortedFreed
+            return
+        }
+        var merged: [PageID] = []
+        merged.reserveCapacity(ids.count + sortedFreed.count)
+        var i = 0, j = 0
+        while i < ids.count && j < sortedFreed.count {
+            if ids[i] < sortedFreed[j] { merged.append(ids[i]); i += 1 } else { merged.append(sortedFreed[j]); j += 1 }
+        }
+        merged += ids[i...]
+        merged += sortedFreed[j...]
+        ids = merged
+    }
+}

@@ -1,0 +1,175 @@
+// Licensed under the Apache License, Version 2.0. Port of bbolt's internal/freelist/shared.go.
+//
+// The free list tracks pages no tree references any more. A page freed by transaction T is
+// "pending" until no open read transaction can still see it (every reader began after T),
+// and only then free for reuse. On disk, the free list page stores the sorted union of free
+// and pending ids, so that a crash never leaks pages; on load, everything it lists is free.
+//
+// Two strategies keep the free ids: `array` (a sorted array; first fit, lowest id) and
+// `hashmap` (spans keyed by size; fast allocation in large, fragmented files). They share the
+// pending bookkeeping below and write the same on-disk format.
+
+/// Pages freed by one transaction, with the transaction that had allocated each.
+struct PendingPages {
+    var ids: [PageID] = []
+    var allocatedBy: [TxID] = []
+    var lastReleaseBegin: TxID = 0
+}
+
+/// The in-memory free list; subclasses keep the free ids.
+class Freelist {
+    /// Pages freed by transactions still visible to some reader, by freeing txid.
+    var pending: [TxID: PendingPages] = [:]
+    /// The transaction that allocated each page allocated since the last reload.
+    var allocs: [PageID: TxID] = [:]
+    /// Every free and pending id, for double-free detection.
+    var cache: Set<PageID> = []
+
+    // MARK: Strategy (overridden)
+
+    /// The number of free (not pending) pages.
+    var freeCount: Int { fatalError("abstract") }
+    /// All free ids, sorted.
+    func freeIDs() -> [PageID] { fatalError("abstract") }
+    /// Replaces the free ids with `ids` (sorted).
+    func setFreeIDs(_ ids: [PageID]) { fatalError("abstract") }
+    /// Allocates `count` contiguous pages, returning the first id, or 0 when none fit.
+    func allocateRun(_ count: Int) -> PageID { fatalError("abstract") }
+    /// Adds freed `ids` to the free ids.
+    func mergeSpans(_ ids: [PageID]) { fatalError("abstract") }
+
+    // MARK: Shared
+
+    /// The number of pending pages.
+    var pendingCount: Int { pending.values.reduce(0) { $0 + $1.ids.count } }
+    /// The number of free and pending pages: what the on-disk list holds.
+    var count: Int { freeCount + pendingCount }
+
+    /// Loads the free list from the ids a freelist page lists (bbolt: Read + Init).
+    func load(_ ids: [PageID]) {
+        let sorted = ids.sorted()
+        pending = [:]
+        allocs = [:]
+        cache = Set(sorted)
+        setFreeIDs(sorted)
+    }
+
+    /// Reloads after a failed or rolled-back commit: the on-disk ids minus what is pending.
+    func reload(_ ids: [PageID]) {
+        var pendingIDs = Set<PageID>()
+        for p in pending.values { pendingIDs.formUnion(p.ids) }
+        let free = ids.filter { !pendingIDs.contains($0) }.sorted()
+        setFreeIDs(free)
+        cache = pendingIDs.union(free)
+    }
+
+    /// Allocates `count` contiguous pages for transaction `txid`; 0 when no run fits.
+    func allocate(txid: TxID, count: Int) -> PageID {
+        let id = allocateRun(count)
+        if id != 0 {
+            allocs[id] = txid
+            for i in 0..<PageID(count) { cache.remove(id + i) }
+        }
+        return id
+    }
+
+    /// Frees a page and its overflow in transaction `txid`: pending until released.
+    /// - Returns: false on a double free or an attempt to free a meta page (a corrupt tree).
+    @discardableResult
+    func free(txid: TxID, id: PageID, overflow: UInt32, isFreelistPage: Bool = false) -> Bool {
+        guard id > 1 else { return false }
+        var allocatedBy = allocs.removeValue(forKey: id) ?? 0
+        if allocatedBy == 0 && isFreelistPage { allocatedBy = txid &- 1 }
+        var entry = pending[txid] ?? PendingPages()
+        for page in id...(id + PageID(overflow)) {
+            guard cache.insert(page).inserted else { return false }
+            entry.ids.append(page)
+            entry.allocatedBy.append(allocatedBy)
+        }
+        pending[txid] = entry
+        return true
+    }
+
+    /// Moves the pages of every pending transaction at or before `txid` to the free ids.
+    func release(upTo txid: TxID) {
+        var released: [PageID] = []
+        for (freedBy, entry) in pending where freedBy <= txid {
+            released += entry.ids
+            pending[freedBy] = nil
+        }
+        if !released.isEmpty { mergeSpans(released) }
+    }
+
+    /// Releases pages freed in `[begin, end]` that were also allocated in it: no reader between
+    /// two open read transactions can see them (bbolt: releaseRange).
+    func releaseRange(begin: TxID, end: TxID) {
+        guard begin <= end else { return }
+        var released: [PageID] = []
+        for (freedBy, var entry) in pending where freedBy >= begin && freedBy <= end {
+            if entry.lastReleaseBegin == begin { continue }
+            var i = 0
+            while i < entry.ids.count {
+                let by = entry.allocatedBy[i]
+                if by >= begin && by <= end {
+                    released.append(entry.ids[i])
+                    entry.ids.swapAt(i, entry.ids.count - 1)
+                    entry.allocatedBy.swapAt(i, entry.allocatedBy.count - 1)
+                    entry.ids.removeLast()
+                    entry.allocatedBy.removeLast()
+                } else {
+                    i += 1
+                }
+            }
+            entry.lastReleaseBegin = begin
+            pending[freedBy] = entry.ids.isEmpty ? nil : entry
+        }
+        if !released.isEmpty { mergeSpans(released) }
+    }
+
+    /// Undoes the frees of transaction `txid` (its commit failed or it rolled back).
+    func rollback(txid: TxID) {
+        if let entry = pending[txid] {
+            var throwAway: [PageID] = []
+            for (i, id) in entry.ids.enumerated() {
+                cache.remove(id)
+                let by = entry.allocatedBy[i]
+                if by == 0 { continue }
+                if by != txid { allocs[id] = by } else { throwAway.append(id) }
+            }
+            pending[txid] = nil
+            if !throwAway.isEmpty { mergeSpans(throwAway) }
+        }
+        allocs = allocs.filter { $0.value != txid }
+    }
+
+    /// Whether `id` is free or pending.
+    func isFreed(_ id: PageID) -> Bool { cache.contains(id) }
+
+    /// The sorted union of free and pending ids: what the freelist page stores.
+    func copyAll() -> [PageID] {
+        var all = freeIDs()
+        var pendingIDs: [PageID] = []
+        for p in pending.values { pendingIDs += p.ids }
+        if !pendingIDs.isEmpty {
+            all += pendingIDs
+            all.sort()
+        }
+        return all
+    }
+
+    /// Makes a free list of the given type.
+    static func make(_ type: FreelistType) -> Freelist {
+        switch type {
+        case .array: ArrayFreelist()
+        case .hashmap: HashmapFreelist()
+        }
+    }
+}
+
+/// The in-memory strategy of the free list; both write the same on-disk format.
+public enum FreelistType: String, Sendable, CaseIterable {
+    /// A sorted array of ids: first fit, lowest id first. bbolt's default.
+    case array
+    /// Spans of contiguous ids keyed by size: fast in large, fragmented files.
+    case hashmap
+}

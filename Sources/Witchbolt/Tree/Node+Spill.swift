@@ -1,0 +1,178 @@
+// Licensed under the Apache License, Version 2.0. Port of bbolt's node.go (split, spill, rebalance).
+//
+// At commit, nodes that shrank are merged with a sibling (rebalance), and every materialised
+// node is split into page-sized pieces and written to newly allocated pages (spill), children
+// before parents, so that a parent records its children's new page ids.
+//
+// One departure from bbolt: when the elements past the split point were all appended in this
+// transaction in key order (a sequential load), the split fills the left page up to the page
+// size instead of the fill percent. bbolt leaves such pages half full, which doubles the file
+// and halves scan speed after sequential inserts; the file format is unchanged.
+
+extension Node {
+    /// Splits the node into page-sized nodes; the first is `self` (bbolt: node.split).
+    func split(pageSize: Int) -> [Node] {
+        var nodes: [Node] = []
+        var node = self
+        while true {
+            let (a, b) = node.splitTwo(pageSize: pageSize)
+            nodes.append(a)
+            guard let b else { break }
+            node = b
+        }
+        return nodes
+    }
+
+    private func splitTwo(pageSize: Int) -> (Node, Node?) {
+        // Ignore the split if the page doesn't have at least enough nodes for two pages or if
+        // the nodes can fit in a single page.
+        if inodes.count <= PageLayout.minKeysPerPage * 2 || sizeLessThan(pageSize) { return (self, nil) }
+
+        // Determine the threshold before starting a new node.
+        let fill = min(max(bucket.fillPercent, PageLayout.minFillPercent), PageLayout.maxFillPercent)
+        let threshold = Int(Double(pageSize) * (appendOnly ? PageLayout.maxFillPercent : fill))
+        let index = splitIndex(threshold: threshold)
+
+        // Split the node into two: create a parent if the node is the root.
+        if parent == nil {
+            let p = Node(bucket: bucket, isLeaf: false)
+            p.children = [self]
+            parent = p
+            bucket.adoptedRoots.append(p)
+        }
+        let next = Node(bucket: bucket, isLeaf: isLeaf, parent: parent)
+        parent!.children.append(next)
+        next.inodes = Array(inodes[index...])
+        inodes.removeSubrange(index...)
+        bucket.tx.stats.splitCount += 1
+        return (self, next)
+    }
+
+    /// The index at which the page fills to `threshold`, keeping at least two keys each side.
+    private func splitIndex(threshold: Int) -> Int {
+        var size = PageLayout.headerSize
+        var index = 0
+        let e = elementSize
+        for i in 0..<(inodes.count - PageLayout.minKeysPerPage) {
+            index = i
+            let elementBytes = e + inodes[i].key.count + inodes[i].value.count
+            if i >= PageLayout.minKeysPerPage && size + elementBytes > threshold { break }
+            size += elementBytes
+        }
+        return index
+    }
+
+    /// Writes the node (and its children first) to newly allocated pages (bbolt: node.spill).
+    func spill() throws {
+        if spilled { return }
+        let tx = bucket.tx
+
+        // Spill child nodes first. A child's spill may add siblings, so the count is re-read.
+        children.sort { compareBytes($0.inodes.first?.key ?? [], $1.inodes.first?.key ?? []) < 0 }
+        var i = 0
+        while i < children.count {
+            try children[i].spill()
+            i += 1
+        }
+        // The child list is only used for spill tracking.
+        children = []
+
+        // Split the node into page-sized pieces; the first is self.
+        for node in split(pageSize: tx.pageSize) {
+            // Free the node's old page, if it is not new.
+            if node.pgid > 0 {
+                try tx.freePage(node.pgid)
+                node.pgid = 0
+            }
+            // Allocate contiguous space for the node and write it.
+            let count = (node.size + tx.pageSize - 1) / tx.pageSize
+            node.pgid = try tx.allocatePages(count) { p in node.write(to: p) }
+            node.spilled = true
+
+            // Record the node's new page in its parent.
+            if let parent = node.parent {
+                let oldKey = node.key.isEmpty ? node.inodes[0].key : node.key
+                parent.put(oldKey: oldKey, newKey: node.inodes[0].key, value: [], pgid: node.pgid, flags: 0)
+                node.key = node.inodes[0].key
+                precondition(!node.key.isEmpty, "spill: zero-length node key")
+            }
+            tx.stats.spillCount += 1
+        }
+
+        // If the root split and created a new root, spill that too.
+        if let parent, parent.pgid == 0 {
+            children = []
+            try parent.spill()
+        }
+    }
+
+    /// Merges the node with a sibling if it has become too small (bbolt: node.rebalance).
+    func rebalance() throws {
+        if !unbalanced { return }
+        unbalanced = false
+        bucket.tx.stats.rebalanceCount += 1
+
+        // Ignore if the node is above the threshold (25%) and has enough keys.
+        let threshold = bucket.tx.pageSize / 4
+        if size > threshold && inodes.count > minKeys { return }
+
+        // The root node: collapse a branch root with a single child.
+        guard let parent else {
+            if !isLeaf && inodes.count == 1 {
+                let child = try bucket.node(inodes[0].pgid, parent: self)
+                isLeaf = child.isLeaf
+                inodes = child.inodes
+                children = child.children
+                // Reparent all child nodes being moved.
+                for inode in inodes {
+                    if let grandchild = bucket.nodes[inode.pgid] { grandchild.parent = self }
+                }
+                child.parent = nil
+                bucket.nodes[child.pgid] = nil
+                try child.free()
+            }
+            return
+        }
+
+        // A node with no keys is removed.
+        if inodes.isEmpty {
+            key.withUnsafeBytes { parent.delete($0) }
+            parent.removeChild(self)
+            bucket.nodes[pgid] = nil
+            try free()
+            try parent.rebalance()
+            return
+        }
+        precondition(parent.inodes.count > 1, "parent must have at least 2 children")
+
+        // Merge with the right sibling if this is the first child, else with the left one.
+        let index = parent.childIndex(self)
+        let left: Node, right: Node
+        if index == 0 {
+            left = self
+            right = try parent.childAt(1)
+        } else {
+            left = try parent.childAt(index - 1)
+            right = self
+        }
+
+        // Reparent the right node's children to the left node.
+        for inode in right.inodes {
+            if let child = bucket.nodes[inode.pgid] {
+                child.parent?.removeChild(child)
+                child.parent = left
+                left.children.append(child)
+            }
+        }
+
+        // Move the right node's inodes to the left node and remove the right node.
+        left.inodes += right.inodes
+        right.key.withUnsafeBytes { parent.delete($0) }
+        parent.removeChild(right)
+        bucket.nodes[right.pgid] = nil
+        try right.free()
+
+        // One of the parent's children was removed, so rebalance the parent.
+        try parent.rebalance()
+    }
+}

@@ -1,0 +1,184 @@
+// Licensed under the Apache License, Version 2.0. Port of bbolt's node.go (read, write, put, del).
+//
+// A node is the in-memory, writable form of a branch or leaf page, materialised only for the
+// pages a write transaction changes. Reading a page copies its bytes once into one buffer and
+// every key and value becomes a slice of it: no allocation per key. Keys and values that a
+// transaction puts are kept as slices of the caller's arrays, without copying.
+
+/// One element of a node: a key with its value (leaf) or child page (branch).
+struct Inode {
+    var flags: UInt32
+    var pgid: PageID
+    var key: ArraySlice<UInt8>
+    var value: ArraySlice<UInt8>
+}
+
+/// The in-memory form of a branch or leaf page.
+final class Node {
+    unowned let bucket: Bucket
+    var isLeaf: Bool
+    var unbalanced = false
+    var spilled = false
+    /// The node's first key when it was read or last spilled: its key in the parent.
+    var key: ArraySlice<UInt8> = []
+    var pgid: PageID = 0
+    weak var parent: Node?
+    var children: [Node] = []
+    var inodes: [Inode] = []
+    /// True while every change to the node has appended an element after its last key: a
+    /// sequential load, whose split fills pages (see Node+Spill.swift).
+    var appendOnly = true
+
+    init(bucket: Bucket, isLeaf: Bool, parent: Node? = nil) {
+        self.bucket = bucket
+        self.isLeaf = isLeaf
+        self.parent = parent
+    }
+
+    /// The top-level node of this node's tree.
+    var root: Node {
+        var n = self
+        while let p = n.parent { n = p }
+        return n
+    }
+
+    /// The fewest inodes a node may hold before it is merged.
+    var minKeys: Int { isLeaf ? 1 : 2 }
+
+    var elementSize: Int { isLeaf ? PageLayout.leafElementSize : PageLayout.branchElementSize }
+
+    /// The size of the page this node writes.
+    var size: Int {
+        var s = PageLayout.headerSize
+        let e = elementSize
+        for inode in inodes { s += e + inode.key.count + inode.value.count }
+        return s
+    }
+
+    /// Whether the node's page is smaller than `limit`, without summing every inode.
+    func sizeLessThan(_ limit: Int) -> Bool {
+        var s = PageLayout.headerSize
+        let e = elementSize
+        for inode in inodes {
+            s += e + inode.key.count + inode.value.count
+            if s >= limit { return false }
+        }
+        return true
+    }
+
+    // MARK: Reading and writing pages
+
+    /// Fills the node from a page (bbolt: node.read).
+    func read(_ page: PageRef) {
+        pgid = page.id
+        isLeaf = page.isLeaf
+        let n = page.count
+        let buffer = Array(UnsafeRawBufferPointer(start: page.base, count: page.extent))
+        inodes.removeAll(keepingCapacity: true)
+        inodes.reserveCapacity(n)
+        let base = page.base
+        for i in 0..<n {
+            if isLeaf {
+                let k = page.leafKey(i), v = page.leafValue(i)
+                let ko = k.baseAddress! - base, vo = v.baseAddress! - base
+                inodes.append(Inode(flags: page.leafFlags(i), pgid: 0,
+                                    key: buffer[ko..<(ko + k.count)], value: buffer[vo..<(vo + v.count)]))
+            } else {
+                let k = page.branchKey(i)
+                let ko = k.baseAddress! - base
+                inodes.append(Inode(flags: 0, pgid: page.branchPageID(i), key: buffer[ko..<(ko + k.count)], value: []))
+            }
+        }
+        key = inodes.first?.key ?? []
+    }
+
+    /// Writes the node's elements into a zeroed page at `p` (bbolt: node.write).
+    func write(to p: UnsafeMutableRawPointer) {
+        precondition(inodes.count < 0xFFFF, "node has \(inodes.count) elements, more than a page can count")
+        p.storeBytes(of: isLeaf ? PageLayout.leafFlag : PageLayout.branchFlag, toByteOffset: 8, as: UInt16.self)
+        p.storeBytes(of: UInt16(inodes.count), toByteOffset: 10, as: UInt16.self)
+        let e = elementSize
+        var off = PageLayout.headerSize + e * inodes.count
+        for (i, inode) in inodes.enumerated() {
+            let elem = PageLayout.headerSize + i * e
+            if isLeaf {
+                p.storeBytes(of: inode.flags, toByteOffset: elem, as: UInt32.self)
+                p.storeBytes(of: UInt32(off - elem), toByteOffset: elem + 4, as: UInt32.self)
+                p.storeBytes(of: UInt32(inode.key.count), toByteOffset: elem + 8, as: UInt32.self)
+                p.storeBytes(of: UInt32(inode.value.count), toByteOffset: elem + 12, as: UInt32.self)
+            } else {
+                p.storeBytes(of: UInt32(off - elem), toByteOffset: elem, as: UInt32.self)
+                p.storeBytes(of: UInt32(inode.key.count), toByteOffset: elem + 4, as: UInt32.self)
+                p.storeBytes(of: inode.pgid, toByteOffset: elem + 8, as: UInt64.self)
+            }
+            inode.key.withUnsafeBytes { k in
+                if k.count > 0 { (p + off).copyMemory(from: k.baseAddress!, byteCount: k.count) }
+            }
+            off += inode.key.count
+            inode.value.withUnsafeBytes { v in
+                if v.count > 0 { (p + off).copyMemory(from: v.baseAddress!, byteCount: v.count) }
+            }
+            off += inode.value.count
+        }
+    }
+
+    // MARK: Search and edit
+
+    /// The index of the first inode whose key is at or after `key`, and whether it is equal.
+    @inline(__always)
+    func search(_ key: UnsafeRawBufferPointer) -> (index: Int, exact: Bool) {
+        var low = 0, high = inodes.count
+        while low < high {
+            let mid = (low + high) >> 1
+            let c = compareBytes(inodes[mid].key, key)
+            if c < 0 { low = mid + 1 } else if c > 0 { high = mid } else { return (mid, true) }
+        }
+        return (low, false)
+    }
+
+    /// Inserts or replaces an element (bbolt: node.put).
+    func put(oldKey: ArraySlice<UInt8>, newKey: ArraySlice<UInt8>, value: ArraySlice<UInt8>, pgid: PageID, flags: UInt32) {
+        precondition(!newKey.isEmpty, "put: zero-length new key")
+        let (index, exact) = oldKey.withUnsafeBytes { search($0) }
+        let inode = Inode(flags: flags, pgid: pgid, key: newKey, value: value)
+        if exact {
+            inodes[index] = inode
+            appendOnly = false
+        } else {
+            if index != inodes.count { appendOnly = false }
+            inodes.insert(inode, at: index)
+        }
+    }
+
+    /// Removes the element with `key`, if present (bbolt: node.del).
+    func delete(_ key: UnsafeRawBufferPointer) {
+        let (index, exact) = search(key)
+        guard exact else { return }
+        inodes.remove(at: index)
+        unbalanced = true
+        appendOnly = false
+    }
+
+    /// The child node at `index` of this branch node.
+    func childAt(_ index: Int) throws -> Node {
+        precondition(!isLeaf, "childAt on a leaf node")
+        return try bucket.node(inodes[index].pgid, parent: self)
+    }
+
+    /// The index of `child` among this node's inodes.
+    func childIndex(_ child: Node) -> Int {
+        child.key.withUnsafeBytes { search($0).index }
+    }
+
+    func removeChild(_ target: Node) {
+        if let i = children.firstIndex(where: { $0 === target }) { children.remove(at: i) }
+    }
+
+    /// Frees this node's page, if it has one (bbolt: node.free).
+    func free() throws {
+        if pgid != 0 {
+            try bucket.tx.freePage(pgid)
+            pgid = 0
+        }
+    }
+}

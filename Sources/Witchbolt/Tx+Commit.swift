@@ -1,0 +1,142 @@
+// Licensed under the Apache License, Version 2.0. Port of bbolt's tx.go (Commit, write, writeMeta).
+//
+// The commit protocol, and the only code that orders durable writes:
+//
+//   rebalance -> spill -> write freelist -> grow file -> pwrite dirty pages in id order ->
+//   fdatasync -> pwrite meta page (txid % 2) -> fdatasync -> page-flush observers -> release
+//   the writer lock -> on-commit handlers.
+//
+// Until the meta page is durable, the previous meta still describes a complete tree whose
+// pages no step has touched (new pages only go to free or new page ids), so a crash at any
+// point leaves the previous commit intact. A failure after the first write poisons the
+// handle: the file may hold a meta page whose durability is unknown, so the handle refuses
+// writes until the database is reopened and the meta pages are read afresh.
+
+extension Tx {
+    /// Writes the transaction's changes to disk and ends it.
+    ///
+    /// - Throws: `.txClosed`, `.txNotWritable`, `.maxSizeReached`, `.io` (the handle is then
+    ///   poisoned), `.corrupted`.
+    /// - Precondition: not called inside `view`, `update` or `batch`.
+    public func commit() throws {
+        precondition(!isManaged, "commit inside view/update/batch is not allowed: return from the closure instead")
+        try commitUnchecked()
+    }
+
+    func commitUnchecked() throws {
+        guard isOpen else { throw WitchboltError(.txClosed) }
+        guard isWritable else { throw WitchboltError(.txNotWritable) }
+        let previousHighWaterMark = readableLimit
+
+        // Merge nodes that shrank, then write every changed node to new pages.
+        do {
+            try root.rebalance()
+            try root.spill()
+            meta.root = root.header
+
+            // The old freelist page is freed: the commit writes a fresh one.
+            if meta.freelist != PageLayout.noFreelist {
+                try freePage(meta.freelist, isFreelistPage: true)
+            }
+            if database.options.noFreelistSync {
+                meta.freelist = PageLayout.noFreelist
+            } else {
+                try writeFreelist()
+            }
+        } catch {
+            rollbackUnchecked()
+            throw error
+        }
+
+        // From here on a failure may leave bytes on disk: it poisons the handle.
+        do {
+            // Grow the file if the high-water mark moved up.
+            if meta.pgid > previousHighWaterMark {
+                try database.hit(.lackOfDiskSpace)
+                try database.grow(to: Int64(meta.pgid + 1) * Int64(pageSize))
+            }
+            let frames = try writeDirtyPages()
+            let metaPage = try writeMeta()
+            database.notifyObservers(self, frames: frames, metaPage: metaPage)
+        } catch {
+            database.poison(error)
+            rollbackUnchecked()
+            throw error
+        }
+
+        // Release the writer lock, then run the commit handlers.
+        let handlers = commitHandlers
+        close()
+        for handler in handlers { handler() }
+    }
+
+    /// Allocates and fills the freelist page(s) (bbolt: commitFreelist).
+    private func writeFreelist() throws {
+        let freelist = database.freelist!
+        // Over-estimate the size: allocating the page itself can only shrink the list.
+        let count = PageBuffer.freelistSize(count: freelist.count) / pageSize + 1
+        let id = try allocatePages(count) { _ in }
+        let ids = freelist.copyAll()
+        let index = dirty.count - 1
+        dirty[index].writeFreelist(ids)
+        #if WITCHBOLT_TEST_HOOKS
+        if database.testHooks.plantedBugs.contains(.tornFreelist) {
+            let half = dirty[index].bytes.count / 2
+            for i in half..<dirty[index].bytes.count { dirty[index].bytes[i] = 0 }
+        }
+        #endif
+        meta.freelist = id
+    }
+
+    /// Writes the dirty pages in page-id order, then syncs (bbolt: Tx.write).
+    private func writeDirtyPages() throws -> [PageBuffer] {
+        dirty.sort { $0.id < $1.id }
+        let file = database.file
+        // Contiguous pages go out in one pwrite.
+        var i = 0
+        while i < dirty.count {
+            var j = i + 1
+            var end = dirty[i].id + PageID(dirty[i].overflow) + 1
+            while j < dirty.count && dirty[j].id == end && j - i < 64 {
+                end += PageID(dirty[j].overflow) + 1
+                j += 1
+            }
+            if j - i == 1 {
+                try dirty[i].bytes.withUnsafeBytes { try file.write($0, at: Int64(dirty[i].id) * Int64(pageSize)) }
+            } else {
+                var run: [UInt8] = []
+                run.reserveCapacity(Int(end - dirty[i].id) * pageSize)
+                for k in i..<j { run += dirty[k].bytes }
+                try run.withUnsafeBytes { try file.write($0, at: Int64(dirty[i].id) * Int64(pageSize)) }
+            }
+            stats.writeCount += j - i
+            i = j
+        }
+        let pages = dirty
+        dirty = []
+
+        // Make the data pages durable before the meta page points at them.
+        try database.hit(.beforeSyncDataPages)
+        if !database.options.noSync && !database.hasPlantedBug(.skipDataSync) && !database.hasPlantedBug(.metaBeforeDataSync) {
+            try file.sync()
+        }
+        return pages
+    }
+
+    /// Writes the meta page `txid % 2`, then syncs (bbolt: Tx.writeMeta).
+    private func writeMeta() throws -> PageBuffer {
+        var buffer = PageBuffer(id: meta.txid % 2, count: 1, pageSize: pageSize)
+        buffer.writeMeta(meta)
+        try database.hit(.beforeWriteMeta)
+        try database.metaLock.withLock {
+            try buffer.bytes.withUnsafeBytes { try database.file.write($0, at: Int64(buffer.id) * Int64(pageSize)) }
+        }
+        try database.hit(.beforeSyncMetaPage)
+        if database.hasPlantedBug(.metaBeforeDataSync) && !database.options.noSync {
+            // Planted bug: the data pages are synced only now, after the meta page was written.
+            try database.file.sync()
+        }
+        if !database.options.noSync { try database.file.sync() }
+        return buffer
+    }
+}
