@@ -1,6 +1,7 @@
 // The NATS replica speaks the JetStream object store protocol exactly as other clients do:
 // nats-py (through scripts/nats_interop.py) lists, reads and digest-checks what we put, and
-// we read, byte for byte, the multi-chunk objects nats-py puts; deletes are seen both ways.
+// we read, byte for byte, the multi-chunk objects nats-py puts; deletes are seen both ways;
+// the bucket nats-py creates is the one our client binds to.
 
 import Crypto
 import Foundation
@@ -9,13 +10,17 @@ import Testing
 
 @Suite("NATS replica interop with nats-py", .enabled(if: TestBackend.nats.isEnabled))
 struct NATSInteropTests {
+    // Each test has a private server and a bucket nats-py creates: nats-py's listing waits for
+    // the server's pending count to reach zero, which the shared bucket's churn can delay.
+    let server: NATSPrivateServer
     let url: String
-    let bucket: String
+    let bucket = "interop"
     let prefix = TestEnvironment.uniquePrefix("interop")
 
     init() throws {
-        url = try TestEnvironment.require("WITCHBOLT_NATS_URL")
-        bucket = try TestEnvironment.require("WITCHBOLT_NATS_BUCKET")
+        server = try NATSPrivateServer()
+        url = server.url
+        try NATSInterop.run(["create", url, bucket])
     }
 
     @Test("an object we put is listed, read and digest-verified by nats-py")

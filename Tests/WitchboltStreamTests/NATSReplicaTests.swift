@@ -63,6 +63,33 @@ struct NATSReplicaTests {
         #expect(after.metaMessagesRead > before.metaMessagesRead)
     }
 
+    @Test("a listing is complete while another client overwrites, deletes and purges markers", .enabled(if: TestBackend.nats.isEnabled))
+    func listingUnderChurn() throws {
+        let client = try makeClient()
+        let churner = try makeClient()
+        defer { try? client.delete(keys: try client.list(prefix: "").map(\.key)); client.close(); churner.close() }
+        let keys = (0..<200).map { String(format: "g/%05d.segment", $0) }
+        for key in keys { try client.write(key: key, from: .bytes([1, 2])) }
+
+        let done = NATSTestFlag()
+        let churn = Thread {
+            var i = 0
+            while !done.isSet {
+                try? churner.write(key: "x\(i % 20)", from: .bytes([UInt8](repeating: 1, count: 1000 + i)))
+                try? churner.delete(keys: ["x\((i + 7) % 20)"])
+                if i % 10 == 0 { _ = try? churner.purgeDeleteMarkers(olderThan: .zero) }
+                i += 1
+            }
+            done.note("stopped")
+        }
+        churn.start()
+        defer { done.setOnce() }
+        for round in 0..<15 {
+            let listed = try client.list(prefix: "g/")
+            #expect(listed.map(\.key) == keys, "round \(round): \(listed.count) listed")
+        }
+    }
+
     @Test("delete markers of this prefix are purged once old enough; live objects stay", .enabled(if: TestBackend.nats.isEnabled))
     func purgesDeleteMarkers() throws {
         let client = try makeClient()

@@ -107,6 +107,8 @@ enum NATSInterop {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
+        // The script bounds itself at 60 s; this is the backstop if it does not.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 90) { if process.isRunning { process.terminate() } }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

@@ -8,6 +8,7 @@
 
 import Crypto
 import Foundation
+import Logging
 
 /// The object store of one bucket, bound to a connection.
 struct NATSObjectStore {
@@ -17,6 +18,7 @@ struct NATSObjectStore {
     let counters: NATSReplicaCounterBox
     /// How long to wait for the next message of a consumer.
     let waitMilliseconds: Int64
+    private static let logger = Logger(label: "witchbolt.stream.nats")
 
     // MARK: Meta
 
@@ -118,7 +120,7 @@ struct NATSObjectStore {
                 size += UInt64(message.data.count)
                 chunks += 1
                 try body(message.data)
-                if message.pending == 0 || size >= expectedSize { break }
+                if size >= expectedSize { break }
             }
         }
         counters.add(\.objectBodiesRead, 1)
@@ -166,7 +168,7 @@ struct NATSObjectStore {
             let message = try nextMessage(consumer, expecting: info, first: table.isEmpty)
             table.append((message.streamSequence, message.payloadSize))
             total += UInt64(message.payloadSize)
-            if message.pending == 0 || total >= info.size ?? 0 { break }
+            if total >= info.size ?? 0 { break }
         }
         guard total == info.size ?? 0, info.chunks.map({ Int($0) == table.count }) ?? true else {
             throw StreamError(.corruptArtefact, "nats bucket \(layout.bucket): object \(info.name) has \(table.count) chunks of \(total) bytes, its meta says \(info.chunks ?? 0) of \(info.size ?? 0)")
@@ -178,21 +180,50 @@ struct NATSObjectStore {
 
     /// Every live object whose name starts with `namePrefix`, from the meta subjects only.
     func list(namePrefix: String) throws -> [NATSObjectInfo] {
+        var found: [String: NATSObjectInfo] = [:]
+        try forEachLatestMeta { message in
+            if let info = try? NATSObjectInfo.decode(message.data), info.name.hasPrefix(namePrefix) {
+                found[info.name] = info.isDeleted ? nil : info
+            }
+        }
+        return Array(found.values)
+    }
+
+    /// Hands `body` the latest meta message of every object in the bucket, in stream order.
+    ///
+    /// The walk ends when the server says nothing is pending and the walk has passed the newest
+    /// meta that existed when it began. The pending count alone is not trusted: it counts
+    /// messages that a concurrent purge then removes (a nats-py listing, which waits for zero,
+    /// was seen waiting forever on the busy test bucket), and listings that stopped at zero
+    /// pending were seen missing recent objects under load. So a zero pending before that
+    /// sequence is ignored, past it a short silence ends the walk too, and a later meta of a
+    /// name replaces an earlier one.
+    private func forEachLatestMeta(_ body: (NATSDeliveredMessage) throws -> Void) throws {
         // An empty bucket delivers nothing at all: ask for the newest meta first.
-        guard try connection.lastMessage(stream: layout.stream, subject: layout.allMetaSubjects, direct: false) != nil else {
-            return []
+        guard let newest = try connection.lastMessage(stream: layout.stream, subject: layout.allMetaSubjects, direct: false) else {
+            return
         }
         let consumer = try connection.orderedConsumer(subject: layout.allMetaSubjects, lastPerSubject: true, headersOnly: false)
-        var found: [NATSObjectInfo] = []
+        var highest: UInt64 = 0
         while true {
-            let message = try consumer.next(timeoutMilliseconds: waitMilliseconds)
-            counters.add(\.metaMessagesRead, 1)
-            if let info = try? NATSObjectInfo.decode(message.data), !info.isDeleted, info.name.hasPrefix(namePrefix) {
-                found.append(info)
+            let passedNewest = highest >= newest.sequence
+            let message: NATSDeliveredMessage
+            do {
+                message = try consumer.next(timeoutMilliseconds: passedNewest ? min(500, waitMilliseconds) : waitMilliseconds)
+            } catch let failure as NATSFailure where failure.kind == .transient && highest > 0 && connection.isConnected {
+                // Past the newest meta, silence means the end. Before it, the newest meta may
+                // have been purged meanwhile: if nothing newer than what we saw exists, we are done.
+                if passedNewest { return }
+                let now = try connection.lastMessage(stream: layout.stream, subject: layout.allMetaSubjects, direct: false)
+                if (now?.sequence ?? 0) <= highest { return }
+                throw failure
             }
-            if message.pending == 0 { break }
+            counters.add(\.metaMessagesRead, 1)
+            try body(message)
+            highest = max(highest, message.streamSequence)
+            if message.pending == 0 && highest >= newest.sequence { return }
+            if message.pending == 0 { Self.logger.debug("nats replica: zero pending before the newest meta", metadata: ["seen": "\(highest)", "newest": "\(newest.sequence)"]) }
         }
-        return found
     }
 
     /// Writes a delete marker for `name` and purges its chunks; a missing name is fine.
@@ -216,25 +247,16 @@ struct NATSObjectStore {
     /// (nanoseconds since 1970); returns how many. A marker is purged only up to its own
     /// sequence, so a name written again meanwhile keeps its new meta.
     func purgeDeleteMarkers(namePrefix: String, storedBefore cutoff: Int64) throws -> Int {
-        guard try connection.lastMessage(stream: layout.stream, subject: layout.allMetaSubjects, direct: false) != nil else {
-            return 0
+        var markers: [String: (sequence: UInt64, purge: Bool)] = [:]
+        try forEachLatestMeta { message in
+            guard let info = try? NATSObjectInfo.decode(message.data), info.name.hasPrefix(namePrefix) else { return }
+            markers[message.subject] = (message.streamSequence, info.isDeleted && message.timestamp < cutoff)
         }
-        var markers: [(subject: String, sequence: UInt64)] = []
-        do {
-            let consumer = try connection.orderedConsumer(subject: layout.allMetaSubjects, lastPerSubject: true, headersOnly: false)
-            while true {
-                let message = try consumer.next(timeoutMilliseconds: waitMilliseconds)
-                counters.add(\.metaMessagesRead, 1)
-                if message.timestamp < cutoff, let info = try? NATSObjectInfo.decode(message.data), info.isDeleted, info.name.hasPrefix(namePrefix) {
-                    markers.append((message.subject, message.streamSequence))
-                }
-                if message.pending == 0 { break }
-            }
+        let purged = markers.filter { $0.value.purge }
+        for (subject, marker) in purged {
+            try connection.purge(stream: layout.stream, subject: subject, before: marker.sequence + 1)
         }
-        for marker in markers {
-            try connection.purge(stream: layout.stream, subject: marker.subject, before: marker.sequence + 1)
-        }
-        return markers.count
+        return purged.count
     }
 
     // MARK: Helpers

@@ -164,7 +164,8 @@ public final class NATSReplicaClient: ReplicaClient {
     /// clients and watchers see the delete); a listing reads every meta of the bucket, markers
     /// included. Retention calls this now and then so that a long-lived replica's listings do
     /// not grow with every segment it ever deleted. Only names under this replica's prefix are
-    /// touched.
+    /// touched. Run it rarely: another client's listing that is running at that moment may
+    /// count a purged marker as still to come (nats-py then waits for it until its timeout).
     ///
     /// - Returns: how many markers were purged.
     @discardableResult
