@@ -141,6 +141,7 @@ struct NATSReplicaTests {
         #expect(tokened.token == "s3cret")
         #expect(tokened.tlsRootCAFiles == ["/ca.pem", "/ca2.pem"])
         #expect(tokened.serverURLs == ["tls://nats.example.com:4222"])
+        #expect(tokened.description == "tls://nats.example.com:4222/b")
         #expect(!tokened.description.contains("s3cret"))
         #expect(tokened.prefix == "")
     }

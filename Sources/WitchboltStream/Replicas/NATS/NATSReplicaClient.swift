@@ -143,7 +143,7 @@ public final class NATSReplicaClient: ReplicaClient {
     /// Lists live objects under `prefix` from their meta messages, reading no object body.
     public func list(prefix: String) throws -> [ObjectInfo] {
         let namePrefix = objectName(prefix)
-        let found = try withRetry("list \(prefix)") { store in try store.list(namePrefix: namePrefix) }
+        let found = try withRetry("list \(prefix.isEmpty ? "everything" : prefix)") { store in try store.list(namePrefix: namePrefix) }
         let keyStart = namePrefix.count - prefix.count
         return found
             .map { ObjectInfo(key: String($0.name.dropFirst(keyStart)), size: Int64($0.size ?? 0)) }

@@ -61,10 +61,11 @@ public struct NATSReplicaConfig: ReplicaConfig, Equatable {
         self.retryTimeout = .seconds(30)
     }
 
-    /// A credential-free description: `nats://HOST:PORT/BUCKET/PREFIX`.
+    /// A credential-free description: `nats://HOST:PORT/BUCKET/PREFIX` (or `tls://...`).
     public var description: String {
-        let servers = serverURLs.map { $0.replacingOccurrences(of: "nats://", with: "") }.joined(separator: ",")
-        return "nats://\(servers)/\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)")
+        let scheme = serverURLs.first?.hasPrefix("tls://") == true ? "tls" : "nats"
+        let servers = serverURLs.map { $0.components(separatedBy: "://").last ?? $0 }.joined(separator: ",")
+        return "\(scheme)://\(servers)/\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)")
     }
 
     /// Builds a ``NATSReplicaClient``; it connects on first use.
