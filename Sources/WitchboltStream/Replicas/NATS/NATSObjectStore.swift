@@ -54,8 +54,9 @@ struct NATSObjectStore {
     /// Publishes `source` as the object `name` under the fresh `nuid`, then its meta.
     ///
     /// The chunks go first, on a subject no reader knows yet; the meta message is the commit
-    /// point. On a failure before the meta is sent, the partial chunks are purged; after it,
-    /// nothing is purged (the meta may have landed) and the caller's retry finds out.
+    /// point. On a failure before the meta is sent, the partial chunks are purged (by the
+    /// caller's next attempt when the connection is down); after it, nothing is purged (the
+    /// meta may have landed) and the caller's retry finds out.
     func put(name: String, nuid: String, source: ObjectSource, chunkSize: Int, previous: NATSObjectInfo?,
              onChunkPublished: (Int) -> Void) throws {
         // Stream the source in chunks, hashing as we go.
@@ -73,7 +74,10 @@ struct NATSObjectStore {
                 onChunkPublished(Int(chunks))
             }
         } catch {
-            try? connection.purge(stream: layout.stream, subject: chunkSubject)
+            // A lost connection cannot purge now; the caller's retry purges this attempt's chunks.
+            if (error as? NATSFailure)?.kind != .transient {
+                try? connection.purge(stream: layout.stream, subject: chunkSubject)
+            }
             throw error
         }
 

@@ -87,10 +87,18 @@ public final class NATSReplicaClient: ReplicaClient {
         let name = objectName(key)
         let hook = chunkHook.withLock { $0 }
         var attempted: [String] = []
+        var replaced: NATSObjectInfo?
         try withRetry("write \(key)") { store in
-            // A previous attempt whose meta landed although its ack was lost is a success.
+            // A previous attempt whose meta landed although its ack was lost is a success;
+            // only the chunks of the object it replaced are left to purge.
             let previous = try store.info(name: name)
-            if let last = attempted.last, previous?.nuid == last, previous?.isDeleted == false { return }
+            if attempted.isEmpty { replaced = previous }
+            if let last = attempted.last, previous?.nuid == last, previous?.isDeleted == false {
+                if let replaced, !replaced.isDeleted, let old = replaced.nuid, !old.isEmpty {
+                    try store.connection.purge(stream: layout.stream, subject: layout.chunkSubject(nuid: old))
+                }
+                return
+            }
             for nuid in attempted {
                 try? store.connection.purge(stream: layout.stream, subject: layout.chunkSubject(nuid: nuid))
             }
@@ -125,7 +133,7 @@ public final class NATSReplicaClient: ReplicaClient {
         try withRetry("read \(key)") { store in
             let info = try store.requireInfo(name: name)
             if delivered > 0, info.nuid != instance {
-                throw StreamError(.unavailable, "\(description): object \(key) was replaced while being read", isTransient: true)
+                throw StreamError(.replicaError, "\(description): object \(key) was replaced while being read", isTransient: false)
             }
             instance = info.nuid
             var position = 0
