@@ -62,6 +62,15 @@ public final class Bucket {
         return child
     }
 
+    /// The nested bucket `name`, which a cursor has just shown to exist; a file whose keys are
+    /// out of order can make it unfindable, which is corruption, not a crash.
+    func requireBucket(_ name: [UInt8]) throws -> Bucket {
+        guard let child = try bucket(name) else {
+            throw WitchboltError(.corrupted, "bucket \(hex(name)) is listed but cannot be found: keys out of order in bucket rooted at page \(header.root)")
+        }
+        return child
+    }
+
     /// Opens the bucket whose header (and inline page) is `value`.
     func openBucket(value: UnsafeRawBufferPointer, name: [UInt8]) throws -> Bucket {
         guard value.count >= PageLayout.bucketHeaderSize else {
@@ -105,7 +114,7 @@ public final class Bucket {
             throw WitchboltError(flags & PageLayout.bucketLeafFlag != 0 ? .bucketExists : .incompatibleValue)
         }
         try insertEmptyBucket(named: name, at: c)
-        return try bucket(name)!
+        return try requireBucket(name)
     }
 
     /// Creates a nested bucket, or returns the existing one.
@@ -125,7 +134,7 @@ public final class Bucket {
             return child
         }
         try insertEmptyBucket(named: name, at: c)
-        return try bucket(name)!
+        return try requireBucket(name)
     }
 
     private func insertEmptyBucket(named name: [UInt8], at c: Cursor) throws {
@@ -151,7 +160,7 @@ public final class Bucket {
         guard flags & PageLayout.bucketLeafFlag != 0 else { throw WitchboltError(.incompatibleValue) }
 
         // Recursively delete all nested buckets.
-        let child = try bucket(name)!
+        let child = try requireBucket(name)
         var names: [[UInt8]] = []
         try child.forEachBucket { names.append($0) }
         for n in names { try child.deleteBucket(n) }
@@ -180,7 +189,7 @@ public final class Bucket {
         }
         guard flags & PageLayout.bucketLeafFlag != 0 else { throw WitchboltError(.incompatibleValue) }
         let value = Array(v)
-        let moved = try bucket(name)!
+        let moved = try requireBucket(name)
         // A bucket cannot move into itself or one of its descendants.
         var ancestor: Bucket? = target
         while let a = ancestor {

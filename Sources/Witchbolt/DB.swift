@@ -112,6 +112,10 @@ public final class DB: @unchecked Sendable {
             pageSize = try Self.discoverPageSize(file: file, fileSize: size, path: path)
         }
         fileSize = size
+        // Both meta pages must be inside the file before anything reads them through the map.
+        guard size >= Int64(2 * pageSize) else {
+            throw WitchboltError(.invalid, "invalid database: \(path) has \(size) bytes, less than its two \(pageSize)-byte meta pages")
+        }
 
         // Map the file and validate the meta pages.
         #if WITCHBOLT_TEST_HOOKS
@@ -323,7 +327,7 @@ public final class DB: @unchecked Sendable {
         for closer in closers {
             do { try closer() } catch { if firstError == nil { firstError = error } }
         }
-        if !options.readOnly { file.unlock() }
+        file.unlock()
         if let firstError { throw firstError }
     }
 

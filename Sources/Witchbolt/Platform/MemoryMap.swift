@@ -5,7 +5,7 @@
 // writer (bbolt#850). We map a large window up front instead: Linux lets a mapping extend past
 // the end of the file, and pages the file later grows into become readable through the same
 // mapping, at the same addresses. Growth therefore never remaps while the file fits in the
-// window (64 GiB by default, or `initialMmapSize`, or the file's size doubled), and readers
+// window (64 GiB by default, or `initialMmapSize`, or twice the file's size), and readers
 // never block writers. Only a file that outgrows the window is remapped, into a larger
 // window; the old window stays mapped until every transaction that used it has ended.
 
@@ -31,8 +31,9 @@ final class MemoryMap: @unchecked Sendable {
 
     /// The window to map for a file of `fileSize` bytes.
     static func windowSize(fileSize: Int64, initial: Int, pageSize: Int) -> Int {
-        let floor = 64 << 30
-        var size = max(initial, floor, Int(fileSize) * 2)
+        // An explicit initial size is honoured (growth past it remaps); the default is 64 GiB.
+        let floor = initial > 0 ? initial : 64 << 30
+        var size = max(floor, Int(fileSize) * 2)
         size = min(size, PageLayout.maxMapSize)
         return (size + pageSize - 1) / pageSize * pageSize
     }

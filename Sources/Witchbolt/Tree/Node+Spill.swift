@@ -91,10 +91,12 @@ extension Node {
 
             // Record the node's new page in its parent.
             if let parent = node.parent {
+                guard !node.inodes.isEmpty, !node.inodes[0].key.isEmpty else {
+                    throw WitchboltError(.corrupted, "a page of bucket rooted at \(bucket.header.root) holds an empty key")
+                }
                 let oldKey = node.key.isEmpty ? node.inodes[0].key : node.key
                 parent.put(oldKey: oldKey, newKey: node.inodes[0].key, value: [], pgid: node.pgid, flags: 0)
                 node.key = node.inodes[0].key
-                precondition(!node.key.isEmpty, "spill: zero-length node key")
             }
             tx.stats.spillCount += 1
         }
