@@ -61,80 +61,46 @@ struct GoCrossCheckTests {
         }
     }
 
-    /// A first transaction creates the buckets (four top-level ones, nested ones to depth 3,
-    /// some that stay small enough to be inline); later transactions put small and
-    /// overflowing values and bump sequences; the last ones delete about a tenth of the keys
-    /// and some buckets. (Buckets are created up front and deletes come last because a
-    /// write transaction on a tree committed earlier currently mis-seeks in the engine,
-    /// which makes createBucket crash; reported separately. Mis-placed puts would still show
-    /// here as a failed Go check.)
+    /// Transactions that, in random top-level buckets, put small and overflowing values,
+    /// delete about a tenth of the keys, bump sequences, create nested buckets (to depth 3,
+    /// some small enough to stay inline) and sometimes delete one; now and then a whole
+    /// top-level bucket goes.
     static func randomWorkload(_ db: DB, transactions: Int, rng: inout SeededRandom) throws {
         let topNames = (0..<4).map { Array("top-\($0)".utf8) }
-        // The bucket paths: each top-level bucket with a random tree of nested ones.
-        var paths: [[[UInt8]]] = []
-        func plan(_ path: [[UInt8]]) {
-            paths.append(path)
-            guard path.count < 4 else { return }
-            for i in 0..<Int.random(in: 0...2, using: &rng) { plan(path + [Array("nested-\(i)".utf8)]) }
-            if Int.random(in: 0..<3, using: &rng) == 0 { paths.append(path + [Array("tiny".utf8)]) }
-        }
-        for name in topNames { plan([name]) }
-        try db.update { tx in
-            for path in paths {
-                var b = try tx.createBucketIfNotExists(path[0])
-                for name in path.dropFirst() { b = try b.createBucketIfNotExists(name) }
-                if path.last == Array("tiny".utf8) { try b.put(rng.bytes(4), rng.bytes(8)) }
-            }
-        }
-        func open(_ tx: Tx, _ path: [[UInt8]]) throws -> Bucket? {
-            var b = try tx.bucket(path[0])
-            for name in path.dropFirst() { b = try b?.bucket(name) }
-            return b
-        }
-        for _ in 0..<(transactions * 3 / 4) {
+        for _ in 0..<transactions {
             try db.update { tx in
-                for path in paths where path.last != Array("tiny".utf8) && Int.random(in: 0..<3, using: &rng) == 0 {
-                    if let b = try open(tx, path) { try fill(b, rng: &rng) }
+                for name in topNames where Int.random(in: 0..<3, using: &rng) > 0 {
+                    try fill(try tx.createBucketIfNotExists(name), depth: 0, rng: &rng)
                 }
-            }
-        }
-        for _ in 0..<(transactions / 4) {
-            try db.update { tx in
-                for name in topNames {
-                    if let top = try tx.bucket(name) { try prune(top, rng: &rng) }
-                }
-                // Now and then, drop a whole top-level bucket.
-                if Int.random(in: 0..<8, using: &rng) == 0, let victim = topNames.randomElement(using: &rng), try tx.bucket(victim) != nil {
+                if Int.random(in: 0..<10, using: &rng) == 0, let victim = topNames.randomElement(using: &rng), try tx.bucket(victim) != nil {
                     try tx.deleteBucket(victim)
                 }
             }
         }
     }
 
-    /// Puts: short keys, values up to 300 bytes, one in 40 overflowing several pages; and
-    /// sometimes a new sequence.
-    private static func fill(_ bucket: Bucket, rng: inout SeededRandom) throws {
+    private static func fill(_ bucket: Bucket, depth: Int, rng: inout SeededRandom) throws {
+        // Puts: short keys, values up to 300 bytes, one in 40 overflowing several pages.
         for _ in 0..<Int.random(in: 10...120, using: &rng) {
             let key = rng.bytes(Int.random(in: 1...24, using: &rng))
             let size = Int.random(in: 0..<40, using: &rng) == 0 ? Int.random(in: 5000...40000, using: &rng) : Int.random(in: 0...300, using: &rng)
             if try bucket.bucket(key) == nil { try bucket.put(key, rng.bytes(size)) }
         }
-        if Int.random(in: 0..<4, using: &rng) == 0 { _ = try bucket.nextSequence() }
-    }
-
-    /// Deletes about a tenth of the keys of `bucket` and of its nested buckets, and now and
-    /// then a nested bucket.
-    private static func prune(_ bucket: Bucket, rng: inout SeededRandom) throws {
+        // Deletes: about a tenth of the keys, and sometimes a nested bucket.
         var keys: [[UInt8]] = []
         var children: [[UInt8]] = []
         try bucket.forEach { k, v in if v != nil { keys.append(k) } else { children.append(k) } }
         for k in keys where Int.random(in: 0..<10, using: &rng) == 0 { try bucket.delete(k) }
-        for name in children {
-            if Int.random(in: 0..<12, using: &rng) == 0 {
-                try bucket.deleteBucket(name)
-            } else if let child = try bucket.bucket(name) {
-                try prune(child, rng: &rng)
-            }
+        if let victim = children.randomElement(using: &rng), Int.random(in: 0..<8, using: &rng) == 0 { try bucket.deleteBucket(victim) }
+        if Int.random(in: 0..<4, using: &rng) == 0 { _ = try bucket.nextSequence() }
+        // Nested buckets, to depth 3; "tiny" ones stay small enough to be inline.
+        if depth < 3 && Int.random(in: 0..<2, using: &rng) == 0 {
+            let child = try bucket.createBucketIfNotExists(Array("nested-\(Int.random(in: 0..<3, using: &rng))".utf8))
+            try fill(child, depth: depth + 1, rng: &rng)
+        }
+        if depth < 3 && Int.random(in: 0..<3, using: &rng) == 0 {
+            let tiny = try bucket.createBucketIfNotExists(Array("tiny".utf8))
+            try tiny.put(rng.bytes(4), rng.bytes(8))
         }
     }
 }
