@@ -24,7 +24,7 @@ extension Bucket {
             if child.rootNode == nil { continue }
 
             // Update the bucket's value in this bucket's node.
-            let c = Cursor(bucket: self)
+            let c = internalCursor()
             guard let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0,
                   flags & PageLayout.bucketLeafFlag != 0 else {
                 throw WitchboltError(.corrupted, "misplaced bucket header: \(hex(name)) (keys out of order in the file?)")

@@ -37,8 +37,10 @@ public enum ReplicaFactory {
             return try S3ReplicaConfig(url: url)
         case "sftp":
             return try SFTPReplicaConfig(url: url)
+        case "nats", "tls":
+            return try NATSReplicaConfig(url: url)
         default:
-            throw StreamError(.invalidConfiguration, "replica URL \"\(redacted(url))\": unknown scheme \"\(scheme)\" (supported: file, s3, sftp)")
+            throw StreamError(.invalidConfiguration, "replica URL \"\(redacted(url))\": unknown scheme \"\(scheme)\" (supported: file, s3, sftp, nats)")
         }
     }
 
