@@ -68,18 +68,18 @@ extension DB {
     }
 
     private func beginReader() throws -> Tx {
-        let map = try stateLock.withLock { () throws -> MemoryMap in
+        // Read the meta page and register the reader in one critical section: a writer that
+        // snapshots the readers in between would otherwise free pages this snapshot uses
+        // (bbolt holds metalock across both for the same reason).
+        let (map, meta) = try stateLock.withLock { () throws -> (MemoryMap, Meta) in
             guard state.isOpen else { throw WitchboltError(.databaseNotOpen) }
-            return state.map
-        }
-        let meta = try activeMeta()
-        let tx = Tx(db: self, meta: meta, map: map, writable: false)
-        stateLock.withLock {
+            let meta = try activeMeta(map: state.map)
             state.readers[meta.txid, default: 0] += 1
             state.openTxCount += 1
             state.txCount += 1
+            return (state.map, meta)
         }
-        return tx
+        return Tx(db: self, meta: meta, map: map, writable: false)
     }
 
     private func beginWriter() throws -> Tx {

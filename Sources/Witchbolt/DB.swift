@@ -197,8 +197,12 @@ public final class DB: @unchecked Sendable {
 
     /// The meta page with the higher txid that validates (bbolt: db.meta).
     func activeMeta() throws -> Meta {
-        let map = stateLock.withLock { state.map }
-        return try metaLock.withLock {
+        try activeMeta(map: stateLock.withLock { state.map })
+    }
+
+    /// The active meta page as `map` shows it.
+    func activeMeta(map: MemoryMap) throws -> Meta {
+        try metaLock.withLock {
             let a = Meta(page: map.base)
             let b = Meta(page: map.base + pageSize)
             let (first, second) = b.txid > a.txid ? (b, a) : (a, b)
