@@ -11,3 +11,6 @@ static inline CURLcode ccurl_setopt_header_cb(CURL *h, size_t (*cb)(char *, size
 static inline CURLcode ccurl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ccurl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ccurl_global_init_all(void) { return curl_global_init(CURL_GLOBAL_ALL); }
+/* Added for the S3 replica: the upload rewind callback, and curl's version string. */
+static inline CURLcode ccurl_setopt_seek_cb(CURL *h, int (*cb)(void *, curl_off_t, int)) { return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, cb); }
+static inline const char *ccurl_version(void) { return curl_version(); }

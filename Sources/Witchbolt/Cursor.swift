@@ -58,7 +58,7 @@ public final class Cursor {
     public func prev() throws -> (key: [UInt8], value: [UInt8]?)? { Self.copy(try prevRaw()) }
     /// Moves to `key`, or to the next key after it; nil when there is none.
     public func seek(_ key: [UInt8]) throws -> (key: [UInt8], value: [UInt8]?)? {
-        Self.copy(try key.withUnsafeBytes { try seekRaw($0) })
+        Self.copy(try key.withUnsafeBytes { try seekForward($0) })
     }
 
     /// Deletes the key under the cursor.
@@ -150,13 +150,20 @@ public final class Cursor {
         return keyValue()
     }
 
+    /// Positions the cursor where `key` is or would be inserted, in its leaf, without moving
+    /// on to the next leaf (bbolt: seek): what puts and deletes need.
     func seekRaw(_ key: UnsafeRawBufferPointer) throws -> RawItem? {
         stack.removeAll(keepingCapacity: true)
         try search(key, bucket.header.root)
-        // After the last element of a page: move to the next one.
+        return keyValue()
+    }
+
+    /// Moves to `key` or the next key after it, crossing to the next leaf if needed (bbolt: Seek).
+    func seekForward(_ key: UnsafeRawBufferPointer) throws -> RawItem? {
+        let item = try seekRaw(key)
         let top = stack[stack.count - 1]
         if top.index >= top.count { return try nextRaw() }
-        return keyValue()
+        return item
     }
 
     // MARK: Descent
