@@ -46,6 +46,8 @@ func readOnlyWalk(_ path: String) -> Bool {
     var options = DB.Options()
     options.readOnly = true
     options.logger = silentLogger
+    // A small mapping: the default reserves 64 GiB per open, slow under ASan.
+    options.initialMmapSize = 1 << 20
     guard let db = try? DB.open(path: path, options: options) else { return false }
     defer { try? db.close() }
     var clean = false
@@ -72,6 +74,7 @@ public func fuzzHostileFile(_ bytes: UnsafeRawBufferPointer) {
     var writable = DB.Options()
     writable.logger = silentLogger
     writable.timeout = .seconds(5)
+    writable.initialMmapSize = 1 << 20
     guard let rw = try? DB.open(path: path, options: writable) else { return }
     defer { try? rw.close() }
     _ = try? rw.update { tx in
