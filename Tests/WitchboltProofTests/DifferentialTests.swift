@@ -196,7 +196,7 @@ final class DifferentialRun {
 struct DifferentialTests {
     @Test("random operation sequences give the same answers on Witchbolt and LMDB")
     func sameAnswersAsLMDB() throws {
-        let steps = isLongRun ? 400_000 : 6_000
+        let steps = isLongRun ? 400_000 : 20_000
         let run = try DifferentialRun(seed: nil)
         for _ in 0..<steps { try run.advance() }
         #expect(try run.db.checkProblems() == [] || run.writeTx != nil)

@@ -55,7 +55,7 @@ struct KillTests {
     @Test("SIGKILLed mid-commit, the file always reopens clean with every acknowledged commit")
     func killsDuringCommits() throws {
         var rng = SeededRandom(label: "kill")
-        let kills = isLongRun ? 1000 : 25
+        let kills = isLongRun ? 1000 : 50
         let dir = TemporaryDirectory("kill")
         let path = dir.file("k.db")
         var survived = 0

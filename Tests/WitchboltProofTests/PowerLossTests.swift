@@ -81,7 +81,7 @@ struct PowerLossTests {
     @Test("every crash point of random workloads recovers the last commit or the one in flight")
     func crashAtEveryDiskEvent() throws {
         let base = SeededRandom(label: "power-loss").seed
-        let workloads = isLongRun ? 400 : 4
+        let workloads = isLongRun ? 400 : 10
         var crashPoints = 0, images = 0, transactions = 0
         for w in 0..<workloads {
             // Vary the page size and the free list strategy across workloads.
