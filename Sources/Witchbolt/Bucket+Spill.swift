@@ -24,11 +24,11 @@ extension Bucket {
             if child.rootNode == nil { continue }
 
             // Update the bucket's value in this bucket's node.
-            let c = Cursor(bucket: self)
-            guard let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 else {
-                preconditionFailure("misplaced bucket header: \(hex(name))")
+            let c = internalCursor()
+            guard let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0,
+                  flags & PageLayout.bucketLeafFlag != 0 else {
+                throw WitchboltError(.corrupted, "misplaced bucket header: \(hex(name)) (keys out of order in the file?)")
             }
-            precondition(flags & PageLayout.bucketLeafFlag != 0, "unexpected bucket header flag: \(flags)")
             try c.node().put(oldKey: name[...], newKey: name[...], value: value[...], pgid: 0, flags: PageLayout.bucketLeafFlag)
         }
 

@@ -30,6 +30,8 @@ extension Bucket {
     public func get(_ key: String) throws -> String? { try get(Array(key.utf8)).map { String(decoding: $0, as: UTF8.self) } }
     /// Sets `key` to `value`, both UTF-8.
     public func put(_ key: String, _ value: String) throws { try put(Array(key.utf8), Array(value.utf8)) }
+    /// Sets `key` (UTF-8) to `value`.
+    public func put(_ key: String, _ value: [UInt8]) throws { try put(Array(key.utf8), value) }
     /// Removes `key` (UTF-8).
     public func delete(_ key: String) throws { try delete(Array(key.utf8)) }
 }

@@ -15,18 +15,30 @@
 /// }
 /// ```
 public final class Bucket {
-    unowned let tx: Tx
+    // unowned(unsafe): a transaction outlives its buckets.
+    unowned(unsafe) let tx: Tx
     var header: BucketHeader
     /// The inline page, when the bucket is stored inline in its parent's value.
     var inlinePage: PageRef?
     /// Owned copy of an inline page in a write transaction (freed on deinit).
     var inlineStorage: UnsafeMutableRawBufferPointer?
-    var rootNode: Node?
-    var nodes: [PageID: Node] = [:]
+    @exclusivity(unchecked) var rootNode: Node?
+    @exclusivity(unchecked) var nodes: [PageID: Node] = [:]
     /// Nested buckets opened in this transaction, by name.
     var children: [[UInt8]: Bucket] = [:]
     /// New root nodes created by splits, kept alive until commit.
     var adoptedRoots: [Node] = []
+    /// A cursor reused by get, put, delete and bucket lookups, so they allocate nothing.
+    private var scratchCursor: Cursor?
+
+    /// The reusable internal cursor.
+    @inline(__always)
+    func internalCursor() -> Cursor {
+        if let c = scratchCursor { return c }
+        let c = Cursor(bucket: self)
+        scratchCursor = c
+        return c
+    }
 
     /// The fill percent at which pages split (0.1 to 1.0; default 0.5). Not persisted.
     /// Raise it for sequential inserts to get fuller pages.
@@ -54,11 +66,20 @@ public final class Bucket {
     /// - Throws: `.corrupted` when a page on the way is invalid.
     public func bucket(_ name: [UInt8]) throws -> Bucket? {
         if let child = children[name] { return child }
-        let c = Cursor(bucket: self)
+        let c = internalCursor()
         guard let (k, v, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }),
               compareBytes(k, name) == 0, flags & PageLayout.bucketLeafFlag != 0 else { return nil }
         let child = try openBucket(value: v, name: name)
         children[name] = child
+        return child
+    }
+
+    /// The nested bucket `name`, which a cursor has just shown to exist; a file whose keys are
+    /// out of order can make it unfindable, which is corruption, not a crash.
+    func requireBucket(_ name: [UInt8]) throws -> Bucket {
+        guard let child = try bucket(name) else {
+            throw WitchboltError(.corrupted, "bucket \(hex(name)) is listed but cannot be found: keys out of order in bucket rooted at page \(header.root)")
+        }
         return child
     }
 
@@ -100,12 +121,12 @@ public final class Bucket {
         try checkWritable()
         guard !name.isEmpty else { throw WitchboltError(.bucketNameRequired) }
         guard name.count <= PageLayout.maxKeySize else { throw WitchboltError(.keyTooLarge) }
-        let c = Cursor(bucket: self)
+        let c = internalCursor()
         if let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 {
             throw WitchboltError(flags & PageLayout.bucketLeafFlag != 0 ? .bucketExists : .incompatibleValue)
         }
         try insertEmptyBucket(named: name, at: c)
-        return try bucket(name)!
+        return try requireBucket(name)
     }
 
     /// Creates a nested bucket, or returns the existing one.
@@ -117,7 +138,7 @@ public final class Bucket {
         guard !name.isEmpty else { throw WitchboltError(.bucketNameRequired) }
         guard name.count <= PageLayout.maxKeySize else { throw WitchboltError(.keyTooLarge) }
         if let child = children[name] { return child }
-        let c = Cursor(bucket: self)
+        let c = internalCursor()
         if let (k, v, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 {
             guard flags & PageLayout.bucketLeafFlag != 0 else { throw WitchboltError(.incompatibleValue) }
             let child = try openBucket(value: v, name: name)
@@ -125,7 +146,7 @@ public final class Bucket {
             return child
         }
         try insertEmptyBucket(named: name, at: c)
-        return try bucket(name)!
+        return try requireBucket(name)
     }
 
     private func insertEmptyBucket(named name: [UInt8], at c: Cursor) throws {
@@ -144,14 +165,14 @@ public final class Bucket {
     ///   `.txNotWritable`, `.txClosed`.
     public func deleteBucket(_ name: [UInt8]) throws {
         try checkWritable()
-        let c = Cursor(bucket: self)
+        let c = internalCursor()
         guard let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 else {
             throw WitchboltError(.bucketNotFound)
         }
         guard flags & PageLayout.bucketLeafFlag != 0 else { throw WitchboltError(.incompatibleValue) }
 
         // Recursively delete all nested buckets.
-        let child = try bucket(name)!
+        let child = try requireBucket(name)
         var names: [[UInt8]] = []
         try child.forEachBucket { names.append($0) }
         for n in names { try child.deleteBucket(n) }
@@ -174,13 +195,13 @@ public final class Bucket {
         let target: Bucket = target ?? tx.root!
         guard target.tx === tx else { throw WitchboltError(.differentDB) }
         guard target !== self else { throw WitchboltError(.sameBuckets) }
-        let c = Cursor(bucket: self)
+        let c = internalCursor()
         guard let (k, v, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0 else {
             throw WitchboltError(.bucketNotFound)
         }
         guard flags & PageLayout.bucketLeafFlag != 0 else { throw WitchboltError(.incompatibleValue) }
         let value = Array(v)
-        let moved = try bucket(name)!
+        let moved = try requireBucket(name)
         // A bucket cannot move into itself or one of its descendants.
         var ancestor: Bucket? = target
         while let a = ancestor {
@@ -216,7 +237,7 @@ public final class Bucket {
     ///
     /// - Important: the buffer is valid only during `body`.
     public func withValue<R>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        let c = Cursor(bucket: self)
+        let c = internalCursor()
         guard let (k, v, flags) = try key.withUnsafeBytes({ try c.seekRaw($0) }),
               flags & PageLayout.bucketLeafFlag == 0, compareBytes(k, key) == 0 else { return try body(nil) }
         return try body(v)
@@ -230,19 +251,27 @@ public final class Bucket {
         guard !key.isEmpty else { throw WitchboltError(.keyRequired) }
         guard key.count <= PageLayout.maxKeySize else { throw WitchboltError(.keyTooLarge) }
         guard value.count <= PageLayout.maxValueSize else { throw WitchboltError(.valueTooLarge) }
-        let c = Cursor(bucket: self)
-        if let (k, _, flags) = try key.withUnsafeBytes({ try c.seekRaw($0) }),
-           flags & PageLayout.bucketLeafFlag != 0, compareBytes(k, key) == 0 {
+        let c = internalCursor()
+        let item = try key.withUnsafeBytes { try c.seekRaw($0) }
+        let exact = item.map { compareBytes($0.key, key) == 0 } ?? false
+        if let item, exact, item.flags & PageLayout.bucketLeafFlag != 0 {
             throw WitchboltError(.incompatibleValue)
         }
-        try c.node().put(oldKey: key[...], newKey: key[...], value: value[...], pgid: 0, flags: 0)
+        let inode = Inode(flags: 0, pgid: 0, key: key[...], value: value[...])
+        // When the cursor already stands on the leaf node, insert where it stands: no second search.
+        let top = c.stack[c.stack.count - 1]
+        if let leaf = top.node, leaf.isLeaf {
+            leaf.insert(inode, at: top.index, replacing: exact)
+        } else {
+            try c.node().put(oldKey: key[...], newKey: key[...], value: value[...], pgid: 0, flags: 0)
+        }
     }
 
     /// Removes `key`; absent keys are not an error.
     /// - Throws: `.incompatibleValue` (a nested bucket has that key), `.txNotWritable`, `.txClosed`.
     public func delete(_ key: [UInt8]) throws {
         try checkWritable()
-        let c = Cursor(bucket: self)
+        let c = internalCursor()
         guard let (k, _, flags) = try key.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, key) == 0 else { return }
         guard flags & PageLayout.bucketLeafFlag == 0 else { throw WitchboltError(.incompatibleValue) }
         try key.withUnsafeBytes { try c.node().delete($0) }
@@ -279,6 +308,20 @@ public final class Bucket {
         while let (k, v) = item {
             try body(k, v)
             item = try c.next()
+        }
+    }
+
+    /// Calls `body` for every key in order with the key and value in place, without copying
+    /// (nil value for a nested bucket). The fastest way to scan.
+    ///
+    /// - Important: the buffers are valid only during each call; do not modify the bucket
+    ///   inside `body`.
+    public func forEachInPlace(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws {
+        let c = Cursor(bucket: self)
+        var item = try c.firstRaw()
+        while let (k, v, flags) = item {
+            try body(k, flags & PageLayout.bucketLeafFlag != 0 ? nil : v)
+            item = try c.nextRaw()
         }
     }
 

@@ -30,7 +30,7 @@ extension DB {
                         if let value {
                             try targetBucket(writer, path).put(key, value)
                         } else {
-                            let child = try bucket.bucket(key)!
+                            let child = try bucket.requireBucket(key)
                             let created = try createTarget(writer, path, key)
                             if child.sequence != 0 { try created.setSequence(child.sequence) }
                             try copyBucket(child, path: path + [key])
@@ -50,7 +50,7 @@ extension DB {
 
     private static func targetBucket(_ tx: Tx, _ path: [[UInt8]]) throws -> Bucket {
         var b = tx.rootBucket
-        for name in path { b = try b.bucket(name)! }
+        for name in path { b = try b.requireBucket(name) }
         return b
     }
 

@@ -21,6 +21,8 @@ public final class Cursor {
     /// One level of the path: a page or node, and the index in it.
     struct Frame {
         var page: PageRef?
+        // unowned(unsafe): the bucket's node table keeps every node alive for the transaction,
+        // and a cursor never outlives it; skipping reference counting keeps walks cheap.
         var node: Node?
         var index: Int
 
@@ -38,8 +40,9 @@ public final class Cursor {
 
     typealias RawItem = (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt32)
 
-    let bucket: Bucket
-    var stack: [Frame] = []
+    // unowned: the bucket keeps its internal cursor, and the transaction keeps the bucket.
+    unowned(unsafe) let bucket: Bucket
+    @exclusivity(unchecked) var stack: [Frame] = []
 
     init(bucket: Bucket) {
         self.bucket = bucket

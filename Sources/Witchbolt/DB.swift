@@ -112,12 +112,16 @@ public final class DB: @unchecked Sendable {
             pageSize = try Self.discoverPageSize(file: file, fileSize: size, path: path)
         }
         fileSize = size
+        // Both meta pages must be inside the file before anything reads them through the map.
+        guard size >= Int64(2 * pageSize) else {
+            throw WitchboltError(.invalid, "invalid database: \(path) has \(size) bytes, less than its two \(pageSize)-byte meta pages")
+        }
 
         // Map the file and validate the meta pages.
         #if WITCHBOLT_TEST_HOOKS
         if let failpoint = options.testHooks.failpoint { try failpoint(.mapError) }
         #endif
-        let map = try MemoryMap(file: file, length: MemoryMap.windowSize(fileSize: size, initial: options.initialMmapSize, pageSize: pageSize))
+        let map = try MemoryMap(file: file, length: MemoryMap.windowSize(fileSize: size, initial: options.initialMmapSize, pageSize: pageSize), minimum: Int(size))
         state = State(map: map)
         let meta = try activeMeta()
         guard Int64(meta.pgid) * Int64(pageSize) <= size else {
@@ -259,7 +263,7 @@ public final class DB: @unchecked Sendable {
         }
         let current = stateLock.withLock { state.map }
         if needed <= Int64(current.length) { return }
-        let bigger = try MemoryMap(file: file, length: MemoryMap.windowSize(fileSize: needed, initial: current.length * 2, pageSize: pageSize))
+        let bigger = try MemoryMap(file: file, length: MemoryMap.windowSize(fileSize: needed, initial: current.length * 2, pageSize: pageSize), minimum: Int(needed))
         stateLock.withLock { state.map = bigger }
     }
 
@@ -323,7 +327,7 @@ public final class DB: @unchecked Sendable {
         for closer in closers {
             do { try closer() } catch { if firstError == nil { firstError = error } }
         }
-        if !options.readOnly { file.unlock() }
+        file.unlock()
         if let firstError { throw firstError }
     }
 

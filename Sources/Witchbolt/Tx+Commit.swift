@@ -75,7 +75,7 @@ extension Tx {
         let freelist = database.freelist!
         // Over-estimate the size: allocating the page itself can only shrink the list.
         let count = PageBuffer.freelistSize(count: freelist.count) / pageSize + 1
-        let id = try allocatePages(count) { _ in }
+        let id = try allocatePages(count) { _ in 0 }
         let ids = freelist.copyAll()
         let index = dirty.count - 1
         dirty[index].writeFreelist(ids)

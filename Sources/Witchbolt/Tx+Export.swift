@@ -19,7 +19,7 @@ extension Tx {
                 if let value {
                     try body("{\"path\":\(pathJSON),\"key\":\"\(hex(key))\",\"value\":\"\(hex(value))\"}")
                 } else {
-                    let child = try bucket.bucket(key)!
+                    let child = try bucket.requireBucket(key)
                     try body("{\"path\":\(pathJSON),\"bucket\":\"\(hex(key))\",\"sequence\":\(child.sequence)}")
                     try walk(child, path: path + [hex(key)])
                 }

@@ -39,10 +39,10 @@ public final class Tx {
     /// True inside `view`/`update`/`batch`, where commit and rollback are the closure's business.
     var isManaged = false
     var root: Bucket!
-    var dirty: [PageBuffer] = []
+    @exclusivity(unchecked) var dirty: [PageBuffer] = []
     var commitHandlers: [() -> Void] = []
     /// Counters of this transaction's work.
-    public internal(set) var stats = Stats()
+    @exclusivity(unchecked) public internal(set) var stats = Stats()
 
     init(db: DB, meta: Meta, map: MemoryMap, writable: Bool) {
         self.database = db
@@ -63,7 +63,7 @@ public final class Tx {
     public var highWaterMark: UInt64 { meta.pgid }
     /// The size in bytes of the database as this transaction sees it.
     public var size: Int64 { Int64(meta.pgid) * Int64(pageSize) }
-    /// The root bucket's sequence... and the root bucket's own entries are buckets only.
+    /// The root bucket: it holds only buckets (and a sequence).
     public var rootBucket: Bucket { root }
 
     // MARK: Buckets
@@ -125,7 +125,7 @@ public final class Tx {
     }
 
     /// Allocates `count` contiguous pages, lets `write` fill them, and queues them for commit.
-    func allocatePages(_ count: Int, _ write: (UnsafeMutableRawPointer) -> Void) throws -> PageID {
+    func allocatePages(_ count: Int, _ write: (UnsafeMutableRawPointer) -> Int) throws -> PageID {
         var id = database.freelist!.allocate(txid: meta.txid, count: count)
         if id == 0 {
             // No free run fits: take pages at the end of the file.
@@ -134,9 +134,7 @@ public final class Tx {
             try database.ensureCapacity(pages: newHighWaterMark + 1, pageSize: pageSize)
             meta.pgid = newHighWaterMark
         }
-        var buffer = PageBuffer(id: id, count: count, pageSize: pageSize)
-        buffer.bytes.withUnsafeMutableBytes { write($0.baseAddress!) }
-        dirty.append(buffer)
+        dirty.append(PageBuffer(id: id, count: count, pageSize: pageSize, fill: write))
         stats.pageAllocations += count
         return id
     }

@@ -5,11 +5,14 @@
 // writer (bbolt#850). We map a large window up front instead: Linux lets a mapping extend past
 // the end of the file, and pages the file later grows into become readable through the same
 // mapping, at the same addresses. Growth therefore never remaps while the file fits in the
-// window (64 GiB by default, or `initialMmapSize`, or the file's size doubled), and readers
+// window (64 GiB by default, or `initialMmapSize`, or twice the file's size), and readers
 // never block writers. Only a file that outgrows the window is remapped, into a larger
 // window; the old window stays mapped until every transaction that used it has ended.
 
 import CPageIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One mapping of the database file.
 final class MemoryMap: @unchecked Sendable {
@@ -18,21 +21,32 @@ final class MemoryMap: @unchecked Sendable {
     let base: UnsafeRawPointer
     let length: Int
 
-    init(file: DataFile, length: Int) throws {
+    /// Maps `length` bytes, or, where the address space is limited (ENOMEM: `ulimit -v`,
+    /// valgrind), the largest halving of it that still covers `minimum` bytes.
+    init(file: DataFile, length: Int, minimum: Int = 0) throws {
         var out: UnsafeMutableRawPointer?
-        let rc = cpageio_mmap_readonly(file.fd, length, &out)
-        if rc < 0 { throw SystemCall.error("mmap", path: file.path, rc: rc) }
+        var size = length
+        while true {
+            let rc = cpageio_mmap_readonly(file.fd, size, &out)
+            if rc == 0 { break }
+            if rc == -ENOMEM && size / 2 >= max(minimum, 1 << 20) {
+                size /= 2
+                continue
+            }
+            throw SystemCall.error("mmap", path: file.path, rc: rc)
+        }
         base = UnsafeRawPointer(out!)
-        self.length = length
-        _ = cpageio_madvise_random(out, length)
+        self.length = size
+        _ = cpageio_madvise_random(out, size)
     }
 
     deinit { _ = cpageio_munmap(UnsafeMutableRawPointer(mutating: base), length) }
 
     /// The window to map for a file of `fileSize` bytes.
     static func windowSize(fileSize: Int64, initial: Int, pageSize: Int) -> Int {
-        let floor = 64 << 30
-        var size = max(initial, floor, Int(fileSize) * 2)
+        // An explicit initial size is honoured (growth past it remaps); the default is 64 GiB.
+        let floor = initial > 0 ? initial : 64 << 30
+        var size = max(floor, Int(fileSize) * 2)
         size = min(size, PageLayout.maxMapSize)
         return (size + pageSize - 1) / pageSize * pageSize
     }

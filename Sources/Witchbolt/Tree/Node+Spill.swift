@@ -11,55 +11,63 @@
 
 extension Node {
     /// Splits the node into page-sized nodes; the first is `self` (bbolt: node.split).
+    ///
+    /// bbolt splits two ways at a time, copying the remainder each time; here the cut points
+    /// are found in one pass and each element is moved once, which matters when a
+    /// transaction appends thousands of keys to one leaf.
     func split(pageSize: Int) -> [Node] {
-        var nodes: [Node] = []
-        var node = self
-        while true {
-            let (a, b) = node.splitTwo(pageSize: pageSize)
-            nodes.append(a)
-            guard let b else { break }
-            node = b
-        }
-        return nodes
-    }
+        // Ignore the split if the node fits in one page or has too few elements for two.
+        if inodes.count <= PageLayout.minKeysPerPage * 2 || sizeLessThan(pageSize) { return [self] }
 
-    private func splitTwo(pageSize: Int) -> (Node, Node?) {
-        // Ignore the split if the page doesn't have at least enough nodes for two pages or if
-        // the nodes can fit in a single page.
-        if inodes.count <= PageLayout.minKeysPerPage * 2 || sizeLessThan(pageSize) { return (self, nil) }
-
-        // Determine the threshold before starting a new node.
+        // The threshold at which a page is full: the fill percent, or all of it for appends.
         let fill = min(max(bucket.fillPercent, PageLayout.minFillPercent), PageLayout.maxFillPercent)
         let threshold = Int(Double(pageSize) * (appendOnly ? PageLayout.maxFillPercent : fill))
-        let index = splitIndex(threshold: threshold)
 
-        // Split the node into two: create a parent if the node is the root.
+        // Find the cut points, as repeated bbolt splitTwo calls would.
+        var cuts: [Int] = []
+        var start = 0
+        let e = elementSize
+        while inodes.count - start > PageLayout.minKeysPerPage * 2 {
+            // The rest fits in one page: no more cuts.
+            var restSize = PageLayout.headerSize
+            var fits = true
+            for i in start..<inodes.count {
+                restSize += e + inodes[i].key.count + inodes[i].value.count
+                if restSize >= pageSize { fits = false; break }
+            }
+            if fits { break }
+            // bbolt's splitIndex: at least minKeysPerPage each side, up to the threshold.
+            var size = PageLayout.headerSize
+            var index = start
+            for i in start..<(inodes.count - PageLayout.minKeysPerPage) {
+                index = i
+                let bytes = e + inodes[i].key.count + inodes[i].value.count
+                if i - start >= PageLayout.minKeysPerPage && size + bytes > threshold { break }
+                size += bytes
+            }
+            cuts.append(index)
+            start = index
+        }
+        guard !cuts.isEmpty else { return [self] }
+
+        // Create a parent if the node is the root, then move each piece out once.
         if parent == nil {
             let p = Node(bucket: bucket, isLeaf: false)
             p.children = [self]
             parent = p
             bucket.adoptedRoots.append(p)
         }
-        let next = Node(bucket: bucket, isLeaf: isLeaf, parent: parent)
-        parent!.children.append(next)
-        next.inodes = Array(inodes[index...])
-        inodes.removeSubrange(index...)
-        bucket.tx.stats.splitCount += 1
-        return (self, next)
-    }
-
-    /// The index at which the page fills to `threshold`, keeping at least two keys each side.
-    private func splitIndex(threshold: Int) -> Int {
-        var size = PageLayout.headerSize
-        var index = 0
-        let e = elementSize
-        for i in 0..<(inodes.count - PageLayout.minKeysPerPage) {
-            index = i
-            let elementBytes = e + inodes[i].key.count + inodes[i].value.count
-            if i >= PageLayout.minKeysPerPage && size + elementBytes > threshold { break }
-            size += elementBytes
+        var nodes: [Node] = [self]
+        for (n, cut) in cuts.enumerated() {
+            let end = n + 1 < cuts.count ? cuts[n + 1] : inodes.count
+            let next = Node(bucket: bucket, isLeaf: isLeaf, parent: parent)
+            next.inodes = Array(inodes[cut..<end])
+            parent!.children.append(next)
+            nodes.append(next)
+            bucket.tx.stats.splitCount += 1
         }
-        return index
+        inodes.removeSubrange(cuts[0]...)
+        return nodes
     }
 
     /// Writes the node (and its children first) to newly allocated pages (bbolt: node.spill).
@@ -91,10 +99,12 @@ extension Node {
 
             // Record the node's new page in its parent.
             if let parent = node.parent {
+                guard !node.inodes.isEmpty, !node.inodes[0].key.isEmpty else {
+                    throw WitchboltError(.corrupted, "a page of bucket rooted at \(bucket.header.root) holds an empty key")
+                }
                 let oldKey = node.key.isEmpty ? node.inodes[0].key : node.key
                 parent.put(oldKey: oldKey, newKey: node.inodes[0].key, value: [], pgid: node.pgid, flags: 0)
                 node.key = node.inodes[0].key
-                precondition(!node.key.isEmpty, "spill: zero-length node key")
             }
             tx.stats.spillCount += 1
         }

@@ -15,7 +15,8 @@ struct Inode {
 
 /// The in-memory form of a branch or leaf page.
 final class Node {
-    unowned let bucket: Bucket
+    // unowned(unsafe): a bucket outlives its nodes (both live for one transaction).
+    unowned(unsafe) let bucket: Bucket
     var isLeaf: Bool
     var unbalanced = false
     var spilled = false
@@ -24,7 +25,7 @@ final class Node {
     var pgid: PageID = 0
     weak var parent: Node?
     var children: [Node] = []
-    var inodes: [Inode] = []
+    @exclusivity(unchecked) var inodes: [Inode] = []
     /// True while every change to the node has appended an element after its last key: a
     /// sequential load, whose split fills pages (see Node+Spill.swift).
     var appendOnly = true
@@ -92,8 +93,10 @@ final class Node {
         key = inodes.first?.key ?? []
     }
 
-    /// Writes the node's elements into a zeroed page at `p` (bbolt: node.write).
-    func write(to p: UnsafeMutableRawPointer) {
+    /// Writes the node's elements into the page at `p`, whose header is zeroed (bbolt:
+    /// node.write); returns the number of bytes written from the page's start.
+    @discardableResult
+    func write(to p: UnsafeMutableRawPointer) -> Int {
         precondition(inodes.count < 0xFFFF, "node has \(inodes.count) elements, more than a page can count")
         p.storeBytes(of: isLeaf ? PageLayout.leafFlag : PageLayout.branchFlag, toByteOffset: 8, as: UInt16.self)
         p.storeBytes(of: UInt16(inodes.count), toByteOffset: 10, as: UInt16.self)
@@ -120,6 +123,7 @@ final class Node {
             }
             off += inode.value.count
         }
+        return off
     }
 
     // MARK: Search and edit
@@ -142,6 +146,18 @@ final class Node {
         let (index, exact) = oldKey.withUnsafeBytes { search($0) }
         let inode = Inode(flags: flags, pgid: pgid, key: newKey, value: value)
         if exact {
+            inodes[index] = inode
+            appendOnly = false
+        } else {
+            if index != inodes.count { appendOnly = false }
+            inodes.insert(inode, at: index)
+        }
+    }
+
+    /// Inserts `inode` at `index` (found by a search), or replaces the element there.
+    @inline(__always)
+    func insert(_ inode: Inode, at index: Int, replacing: Bool) {
+        if replacing {
             inodes[index] = inode
             appendOnly = false
         } else {

@@ -1,5 +1,4 @@
 // The file backend under test: a fresh directory under the system's temporary directory.
-// (Placeholder until the file replica lands.)
 
 import Foundation
 import WitchboltStream
@@ -10,7 +9,7 @@ enum FileTestBackend {
     }
 
     static func makeClient(prefix: String) throws -> any ReplicaClient {
-        throw StreamError(.invalidConfiguration, "the file replica is not built yet")
+        try FileReplicaConfig(path: directory(prefix: prefix)).makeClient()
     }
 
     static func makeURL(prefix: String) throws -> String {

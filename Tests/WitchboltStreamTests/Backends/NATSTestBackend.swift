@@ -1,14 +1,26 @@
-// The nats backend under test. (Placeholder until the nats replica lands: it reports the backend
-// as missing, which under CI=true is a failure.)
+// The nats backend under test: the object store bucket `WITCHBOLT_NATS_BUCKET` on the
+// nats-server at `WITCHBOLT_NATS_URL` that scripts/test-servers.sh started and provisioned,
+// with a fresh prefix per client so tests share the bucket without seeing each other.
 
 import WitchboltStream
 
 enum NATSTestBackend {
+    /// The configuration of a client on `prefix` of the shared test bucket.
+    static func config(prefix: String) throws -> NATSReplicaConfig {
+        NATSReplicaConfig(
+            url: try TestEnvironment.require("WITCHBOLT_NATS_URL"),
+            bucket: try TestEnvironment.require("WITCHBOLT_NATS_BUCKET"),
+            prefix: prefix
+        )
+    }
+
     static func makeClient(prefix: String) throws -> any ReplicaClient {
-        throw StreamError(.invalidConfiguration, "the nats replica is not built yet")
+        try config(prefix: prefix).makeClient()
     }
 
     static func makeURL(prefix: String) throws -> String {
-        throw StreamError(.invalidConfiguration, "the nats replica is not built yet")
+        let url = try TestEnvironment.require("WITCHBOLT_NATS_URL")
+        let bucket = try TestEnvironment.require("WITCHBOLT_NATS_BUCKET")
+        return "\(url)/\(bucket)/\(prefix)"
     }
 }

@@ -1,0 +1,245 @@
+// Licensed under the Apache License, Version 2.0.
+//
+// Compression of artefacts: `none` or zstd at a level, through libzstd's streaming API so
+// that a snapshot of any size goes through a fixed amount of memory (one input chunk, one
+// output buffer, the codec's window). This is the only file that imports CZstd; all pointer
+// handling stays here, and callers only see `[UInt8]` chunks.
+
+import CZstd
+
+/// How an artefact's body is compressed; one setting for the whole controller.
+public enum CompressionCodec: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// Stored as is.
+    case none
+    /// Zstandard at `level` (1...22; negative levels are zstd's fast modes).
+    case zstd(level: Int)
+
+    /// The default: zstd level 3, zstd's own default (fast, about 3x on B+tree pages).
+    public static let `default`: CompressionCodec = .zstd(level: 3)
+
+    /// The codec's identifier in artefact headers (docs/FORMAT.md).
+    public var formatID: UInt8 {
+        switch self {
+        case .none: 0
+        case .zstd: 1
+        }
+    }
+
+    /// The level stored in artefact headers (0 for `none`).
+    public var level: Int {
+        switch self {
+        case .none: 0
+        case .zstd(let level): level
+        }
+    }
+
+    /// The codec of a header's identifier and level, or nil for an unknown identifier.
+    public init?(formatID: UInt8, level: Int) {
+        switch formatID {
+        case 0: self = .none
+        case 1: self = .zstd(level: level)
+        default: return nil
+        }
+    }
+
+    /// Parses `none`, `zstd` or `zstd:LEVEL` (as in configuration files and the CLI).
+    public init?(string: String) {
+        if string == "none" { self = .none; return }
+        if string == "zstd" { self = .default; return }
+        guard string.hasPrefix("zstd:"), let level = Int(string.dropFirst(5)),
+              (-7...22).contains(level) else { return nil }
+        self = .zstd(level: level)
+    }
+
+    public var description: String {
+        switch self {
+        case .none: "none"
+        case .zstd(let level): "zstd:\(level)"
+        }
+    }
+}
+
+/// Compresses a stream of chunks with one codec; output arrives at `sink` in chunks.
+///
+/// Memory is bounded by the codec's window and one output buffer, whatever the input size.
+public final class StreamingCompressor {
+    private let codec: CompressionCodec
+    private var context: OpaquePointer?
+    private var output: [UInt8]
+
+    /// Creates a compressor for `codec`.
+    public init(codec: CompressionCodec) throws {
+        self.codec = codec
+        self.output = []
+        if case .zstd(let level) = codec {
+            guard let context = ZSTD_createCCtx() else {
+                throw StreamError(.io, "zstd: cannot allocate a compression context")
+            }
+            self.context = context
+            try Self.check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(clamping: level)), "set level \(level)")
+            try Self.check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 0), "set checksum flag")
+            output = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+        }
+    }
+
+    deinit {
+        if let context { ZSTD_freeCCtx(context) }
+    }
+
+    /// Compresses `bytes`, handing whatever output is ready to `sink`.
+    public func compress(_ bytes: [UInt8], into sink: ([UInt8]) throws -> Void) throws {
+        guard !bytes.isEmpty else { return }
+        guard context != nil else { return try sink(bytes) }
+        try bytes.withUnsafeBytes { try run($0, ZSTD_e_continue, sink) }
+    }
+
+    /// Ends the stream, handing the last output to `sink`. The compressor cannot be reused.
+    public func finish(into sink: ([UInt8]) throws -> Void) throws {
+        guard context != nil else { return }
+        try run(UnsafeRawBufferPointer(start: nil, count: 0), ZSTD_e_end, sink)
+        ZSTD_freeCCtx(context)
+        context = nil
+    }
+
+    private func run(_ raw: UnsafeRawBufferPointer, _ mode: ZSTD_EndDirective, _ sink: ([UInt8]) throws -> Void) throws {
+        var input = ZSTD_inBuffer(src: raw.baseAddress, size: raw.count, pos: 0)
+        let capacity = output.count
+        while true {
+            var produced = 0
+            let remaining: Int = try output.withUnsafeMutableBytes { out in
+                var buffer = ZSTD_outBuffer(dst: out.baseAddress, size: capacity, pos: 0)
+                let rc = ZSTD_compressStream2(context, &buffer, &input, mode)
+                try Self.check(rc, "compress")
+                produced = buffer.pos
+                return rc
+            }
+            if produced > 0 { try sink(Array(output[0..<produced])) }
+            let inputDone = input.pos == input.size
+            if mode == ZSTD_e_end ? remaining == 0 : (inputDone && produced < capacity) { return }
+        }
+    }
+
+    static func check(_ rc: Int, _ what: String) throws {
+        if ZSTD_isError(rc) != 0 {
+            throw StreamError(.io, "zstd \(what): \(String(cString: ZSTD_getErrorName(rc)))")
+        }
+    }
+}
+
+/// Decompresses a stream of chunks with one codec, refusing more than `limit` bytes of output.
+///
+/// Errors name the artefact (`name`) and are `.corruptArtefact`: a damaged or hostile input
+/// ends in a clear error, never in a crash or an unbounded allocation.
+public final class StreamingDecompressor {
+    private let name: String
+    private let limit: UInt64
+    private var context: OpaquePointer?
+    private var output: [UInt8]
+    private var produced: UInt64 = 0
+    private var frameComplete = true
+
+    /// Creates a decompressor for `codec` of the artefact `name`.
+    public init(codec: CompressionCodec, name: String, limit: UInt64 = .max) throws {
+        self.name = name
+        self.limit = limit
+        self.output = []
+        if case .zstd = codec {
+            guard let context = ZSTD_createDCtx() else {
+                throw StreamError(.io, "zstd: cannot allocate a decompression context")
+            }
+            self.context = context
+            // A window past 128 MiB is not something our compressor writes: refuse it.
+            _ = ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 27)
+            output = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
+        }
+    }
+
+    deinit {
+        if let context { ZSTD_freeDCtx(context) }
+    }
+
+    /// The number of bytes produced so far.
+    public var outputCount: UInt64 { produced }
+
+    /// Decompresses `bytes`, handing output to `sink` as it is ready.
+    public func decompress(_ bytes: [UInt8], into sink: ([UInt8]) throws -> Void) throws {
+        guard !bytes.isEmpty else { return }
+        guard let context else {
+            try account(bytes.count)
+            return try sink(bytes)
+        }
+        frameComplete = false
+        try bytes.withUnsafeBytes { raw in
+            var input = ZSTD_inBuffer(src: raw.baseAddress, size: raw.count, pos: 0)
+            let capacity = output.count
+            while true {
+                var count = 0
+                let before = input.pos
+                let rc: Int = output.withUnsafeMutableBytes { out in
+                    var buffer = ZSTD_outBuffer(dst: out.baseAddress, size: capacity, pos: 0)
+                    let rc = ZSTD_decompressStream(context, &buffer, &input)
+                    count = buffer.pos
+                    return rc
+                }
+                if ZSTD_isError(rc) != 0 {
+                    throw StreamError(.corruptArtefact, "\(name): zstd data is damaged (\(String(cString: ZSTD_getErrorName(rc))))")
+                }
+                if count > 0 {
+                    try account(count)
+                    try sink(Array(output[0..<count]))
+                }
+                // rc == 0: a frame just ended. A call that consumed and produced nothing
+                // (flushing after a frame ended exactly at a full output buffer) says nothing
+                // about frames: it must not undo that.
+                if rc == 0 {
+                    frameComplete = true
+                } else if input.pos > before || count > 0 {
+                    frameComplete = false
+                }
+                if input.pos == input.size && count < capacity { return }
+            }
+        }
+    }
+
+    /// Checks that the stream ended at the end of a zstd frame (not truncated).
+    public func finish() throws {
+        if !frameComplete {
+            throw StreamError(.corruptArtefact, "\(name): compressed body ends in the middle of a zstd frame")
+        }
+    }
+
+    private func account(_ count: Int) throws {
+        produced += UInt64(count)
+        if produced > limit {
+            throw StreamError(.corruptArtefact, "\(name): decompresses to more than the \(limit) bytes its header announces")
+        }
+    }
+}
+
+/// One-shot helpers for bodies that fit in memory (segments).
+public enum Compression {
+    /// Compresses `bytes` with `codec`.
+    public static func compress(_ bytes: [UInt8], codec: CompressionCodec) throws -> [UInt8] {
+        guard codec != .none else { return bytes }
+        let compressor = try StreamingCompressor(codec: codec)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count / 2 + 64)
+        try compressor.compress(bytes) { out += $0 }
+        try compressor.finish { out += $0 }
+        return out
+    }
+
+    /// Decompresses `bytes`, which must expand to exactly `expectedCount` bytes.
+    public static func decompress(_ bytes: [UInt8], codec: CompressionCodec, expectedCount: UInt64, name: String) throws -> [UInt8] {
+        let decompressor = try StreamingDecompressor(codec: codec, name: name, limit: expectedCount)
+        var out: [UInt8] = []
+        // Reserve what the header announces, within reason: a hostile header must not reserve gigabytes.
+        out.reserveCapacity(Int(min(expectedCount, 16 << 20)))
+        try decompressor.decompress(bytes) { out += $0 }
+        try decompressor.finish()
+        guard UInt64(out.count) == expectedCount else {
+            throw StreamError(.corruptArtefact, "\(name): body decompresses to \(out.count) bytes, its trailer says \(expectedCount)")
+        }
+        return out
+    }
+}

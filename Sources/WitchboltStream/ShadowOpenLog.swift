@@ -1,0 +1,78 @@
+// Licensed under the Apache License, Version 2.0.
+//
+// The open segment's durable log: `SHADOW/open.log`. Every record the writer appends to the
+// open segment (with its whole-database checksum) is appended here too, and each batch the
+// writer takes from the queue is made durable with one fdatasync, off the commit path. When
+// the segment is sealed (or the generation ends), the log is emptied.
+//
+// After a crash, the records in the log that follow the last sealed txid of `state.json` are
+// the unsealed tail of the chain. If the database is exactly at the last of them (same txid,
+// same whole-database checksum), the generation goes on and they are sealed first; a torn
+// last entry (a crash mid-append) fails its checksum and ends the log there.
+//
+// Entry: page size (u32), then the record in its segment encoding (which ends with its own
+// XXH64), so entries are self-checking.
+
+import Foundation
+
+/// The open segment's log in the shadow directory.
+final class ShadowOpenLog {
+    let path: String
+    private let file: AppendFile
+    private var pendingSync = false
+
+    /// Opens the log at `path`, keeping what it holds.
+    init(path: String) throws {
+        self.path = path
+        self.file = try AppendFile(path: path, truncate: false)
+    }
+
+    /// Appends a record (made durable by the next `sync`).
+    func append(_ record: TransactionRecord) throws {
+        var w = ByteWriter(capacity: record.encodedSize + 4)
+        w.u32(record.pageSize)
+        try record.encode(into: &w)
+        try file.append(w.bytes)
+        pendingSync = true
+    }
+
+    /// Makes the appended records durable.
+    func sync() throws {
+        guard pendingSync else { return }
+        try file.sync()
+        pendingSync = false
+    }
+
+    /// Empties the log (its records are sealed, or belong to a generation that ended).
+    func reset() throws {
+        try file.truncate()
+        pendingSync = false
+    }
+
+    /// The valid records of the log at `path`, in order, up to the first damaged entry.
+    static func read(path: String) -> [TransactionRecord] {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return [] }
+        let bytes = [UInt8](data)
+        var reader = ByteReader(bytes[...], name: path)
+        var records: [TransactionRecord] = []
+        while reader.remaining > 0 {
+            guard let pageSize = try? reader.u32("page size"),
+                  let record = try? TransactionRecord.decode(from: &reader, pageSize: pageSize)
+            else { break }
+            records.append(record)
+        }
+        return records
+    }
+
+    /// The unsealed tail after `lastTxID`: consecutive records starting at `lastTxID + 1`.
+    static func tail(path: String, after lastTxID: UInt64) -> [TransactionRecord] {
+        var expected = lastTxID &+ 1
+        var tail: [TransactionRecord] = []
+        for record in read(path: path) where record.txID >= expected {
+            guard record.txID == expected, record.parentTxID == expected &- 1 else { break }
+            tail.append(record)
+            expected &+= 1
+        }
+        return tail
+    }
+}

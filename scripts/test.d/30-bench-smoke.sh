@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Benchmark smoke test: a tiny run (2,000 keys, 200 commits, one run, no fsync) of every
+# workload on both engines through `witchbolt-bench --json`, checking that each engine reports
+# each workload with a positive rate and that the ratios are printed; a tiny `witchbolt bench`;
+# and that the `witchbolt` executable does not link LMDB (only witchbolt-bench may).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+BIN="$(swift build --show-bin-path)"
+if [[ ! -x "$BIN/witchbolt-bench" || ! -x "$BIN/witchbolt" ]]; then
+    swift build --product witchbolt-bench
+    swift build --product witchbolt
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/witchbolt-bench-smoke.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+# Every workload, both engines.
+"$BIN/witchbolt-bench" --engine both --count 2000 --batch-size 100 --commit-count 200 --runs 1 \
+    --no-sync --json --path "$WORK/both" >"$WORK/out.jsonl" 2>"$WORK/err.log" || {
+    cat "$WORK/err.log" >&2
+    echo "bench-smoke: witchbolt-bench failed" >&2
+    exit 1
+}
+python3 - "$WORK/out.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+results = {(l["engine"], l["workload"]): l for l in lines if "engine" in l}
+ratios = {l["workload"] for l in lines if "ratio" in l}
+workloads = ["seq-insert", "rnd-insert", "rnd-read", "seq-scan", "durable-commit"]
+problems = []
+for w in workloads:
+    for e in ["witchbolt", "lmdb"]:
+        r = results.get((e, w))
+        if r is None:
+            problems.append(f"{e} {w}: no result")
+        elif not (r["opsPerSecond"] > 0 and r["nsPerOp"] > 0 and r["ops"] > 0):
+            problems.append(f"{e} {w}: not a positive rate: {r}")
+        elif w == "durable-commit" and not ("p50Micros" in r and "p99Micros" in r):
+            problems.append(f"{e} {w}: no latency percentiles")
+    if w not in ratios:
+        problems.append(f"{w}: no ratio")
+for p in problems:
+    print("bench-smoke:", p, file=sys.stderr)
+if problems:
+    sys.exit(1)
+for w in workloads:
+    print(f"bench-smoke: {w}: witchbolt {results[('witchbolt', w)]['opsPerSecond']:.0f} ops/s, "
+          f"lmdb {results[('lmdb', w)]['opsPerSecond']:.0f} ops/s")
+PY
+
+# The CLI's own bench, durable commits included.
+"$BIN/witchbolt" bench --count 2000 --batch-size 100 --write-mode rnd --read-mode rnd --path "$WORK/cli.db" | tee "$WORK/cli.txt"
+grep -q "^# Write	2000(ops)" "$WORK/cli.txt"
+grep -q "^# Read	2000(ops)" "$WORK/cli.txt"
+"$BIN/witchbolt" bench --count 20 --batch-size 1 --path "$WORK/commits.db" | grep -q "commit latency p50"
+
+# The inspection CLI must not link LMDB (release build too, when there is one).
+for exe in "$BIN/witchbolt" "$ROOT/.build/release/witchbolt"; do
+    [[ -x "$exe" ]] || continue
+    if ldd "$exe" | grep -qi lmdb; then
+        echo "bench-smoke: $exe links LMDB" >&2
+        exit 1
+    fi
+    echo "bench-smoke: $exe does not link LMDB"
+done
+if ! ldd "$BIN/witchbolt-bench" | grep -qi lmdb; then
+    echo "bench-smoke: witchbolt-bench should link LMDB but ldd does not show it" >&2
+    exit 1
+fi
+echo "bench-smoke: OK"
