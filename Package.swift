@@ -107,7 +107,15 @@ let package = Package(
         .testTarget(
             name: "WitchboltProofTests",
             dependencies: ["Witchbolt", "WitchboltTestSupport", "CLMDB"],
+            exclude: ["KillChild"],
             swiftSettings: engineSettings
+        ),
+        // The child process the kill tests SIGKILL (and run crash repros in).
+        .executableTarget(
+            name: "WitchboltProofChild",
+            dependencies: ["Witchbolt"],
+            path: "Tests/WitchboltProofTests/KillChild",
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "WitchboltStreamTests",

@@ -1,0 +1,1 @@
+../../../Tests/WitchboltTestSupport/PowerLossDisk.swift
