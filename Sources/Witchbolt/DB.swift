@@ -121,7 +121,7 @@ public final class DB: @unchecked Sendable {
         #if WITCHBOLT_TEST_HOOKS
         if let failpoint = options.testHooks.failpoint { try failpoint(.mapError) }
         #endif
-        let map = try MemoryMap(file: file, length: MemoryMap.windowSize(fileSize: size, initial: options.initialMmapSize, pageSize: pageSize))
+        let map = try MemoryMap(file: file, length: MemoryMap.windowSize(fileSize: size, initial: options.initialMmapSize, pageSize: pageSize), minimum: Int(size))
         state = State(map: map)
         let meta = try activeMeta()
         guard Int64(meta.pgid) * Int64(pageSize) <= size else {
@@ -263,7 +263,7 @@ public final class DB: @unchecked Sendable {
         }
         let current = stateLock.withLock { state.map }
         if needed <= Int64(current.length) { return }
-        let bigger = try MemoryMap(file: file, length: MemoryMap.windowSize(fileSize: needed, initial: current.length * 2, pageSize: pageSize))
+        let bigger = try MemoryMap(file: file, length: MemoryMap.windowSize(fileSize: needed, initial: current.length * 2, pageSize: pageSize), minimum: Int(needed))
         stateLock.withLock { state.map = bigger }
     }
 

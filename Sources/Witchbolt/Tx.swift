@@ -63,7 +63,7 @@ public final class Tx {
     public var highWaterMark: UInt64 { meta.pgid }
     /// The size in bytes of the database as this transaction sees it.
     public var size: Int64 { Int64(meta.pgid) * Int64(pageSize) }
-    /// The root bucket's sequence... and the root bucket's own entries are buckets only.
+    /// The root bucket: it holds only buckets (and a sequence).
     public var rootBucket: Bucket { root }
 
     // MARK: Buckets

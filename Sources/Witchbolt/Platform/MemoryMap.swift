@@ -10,6 +10,9 @@
 // window; the old window stays mapped until every transaction that used it has ended.
 
 import CPageIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One mapping of the database file.
 final class MemoryMap: @unchecked Sendable {
@@ -18,13 +21,23 @@ final class MemoryMap: @unchecked Sendable {
     let base: UnsafeRawPointer
     let length: Int
 
-    init(file: DataFile, length: Int) throws {
+    /// Maps `length` bytes, or, where the address space is limited (ENOMEM: `ulimit -v`,
+    /// valgrind), the largest halving of it that still covers `minimum` bytes.
+    init(file: DataFile, length: Int, minimum: Int = 0) throws {
         var out: UnsafeMutableRawPointer?
-        let rc = cpageio_mmap_readonly(file.fd, length, &out)
-        if rc < 0 { throw SystemCall.error("mmap", path: file.path, rc: rc) }
+        var size = length
+        while true {
+            let rc = cpageio_mmap_readonly(file.fd, size, &out)
+            if rc == 0 { break }
+            if rc == -ENOMEM && size / 2 >= max(minimum, 1 << 20) {
+                size /= 2
+                continue
+            }
+            throw SystemCall.error("mmap", path: file.path, rc: rc)
+        }
         base = UnsafeRawPointer(out!)
-        self.length = length
-        _ = cpageio_madvise_random(out, length)
+        self.length = size
+        _ = cpageio_madvise_random(out, size)
     }
 
     deinit { _ = cpageio_munmap(UnsafeMutableRawPointer(mutating: base), length) }
