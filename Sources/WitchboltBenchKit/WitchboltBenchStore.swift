@@ -1,12 +1,18 @@
 // Witchbolt behind the benchmark's protocol: one bucket "bench", puts through the public API
-// (keys and values as arrays), reads in place (`withValue`), scans with a cursor.
+// (keys and values as arrays), reads and scans in place (`withValue`, `forEachInPlace`), as
+// LMDB hands out pointers into its map.
 
 import Witchbolt
 
 /// The Witchbolt engine for the benchmark.
 public struct WitchboltBenchEngine: BenchEngine {
-    /// The engine.
-    public init() {}
+    /// Page-flush observers to open the database with (e.g. a stream, to measure replication's cost).
+    public var observers: [PageFlushObserverRegistration]
+
+    /// The engine, optionally with page-flush observers.
+    public init(observers: [PageFlushObserverRegistration] = []) {
+        self.observers = observers
+    }
 
     public var name: String { "witchbolt" }
 
@@ -14,6 +20,7 @@ public struct WitchboltBenchEngine: BenchEngine {
         var options = DB.Options()
         options.noSync = config.noSync
         options.pageSize = config.pageSize
+        options.pageFlushObservers = observers
         return try WitchboltBenchStore(db: DB.open(path: path, options: options), fillPercent: config.fillPercent)
     }
 
@@ -61,14 +68,11 @@ final class WitchboltBenchStore: BenchStore {
     func scan() throws -> Int {
         try db.view { tx in
             guard let bucket = try tx.bucket(Self.bucketName) else { throw BenchError("bucket bench is missing") }
-            let c = bucket.cursor()
             var seen = 0
             var touched: UInt8 = 0
-            var item = try c.first()
-            while let (_, value) = item {
+            try bucket.forEachInPlace { _, value in
                 seen += 1
-                touched &+= value?.first ?? 0
-                item = try c.next()
+                if let value, !value.isEmpty { touched &+= value[0] }
             }
             blackHole(touched)
             return seen

@@ -42,4 +42,28 @@ struct CLICompactTests {
         #expect(try CLI.run(["check", dir.file("d.db")]).output == "OK\n")
         #expect(try CLI.run(["keys", "--format", "hex", dir.file("d.db"), "bench"]).output.split(separator: "\n").count == 50)
     }
+
+    @Test("bench --replicate streams every commit: a restore of the replica has the same export")
+    func benchReplicate() throws {
+        let dir = TemporaryDirectory()
+        let db = dir.file("r.db")
+        let result = try CLI.run(["bench", "--count", "3000", "--batch-size", "100", "--write-mode", "rnd", "--no-sync",
+                                  "--replicate", "file://" + dir.file("replica"), "--work", "--path", db])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.contains("# Replicate\tcaught up"))
+        let restored = dir.file("restored.db")
+        let restore = try CLI.run(["restore", "-o", restored, "file://" + dir.file("replica")])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let original = try CLI.run(["export", db])
+        #expect(original.stdout.count > 3000 * 20)
+        #expect(try CLI.run(["export", restored]).stdout == original.stdout)
+    }
+
+    @Test("bench --replicate with a bad URL exits 2")
+    func benchReplicateBadURL() throws {
+        let dir = TemporaryDirectory()
+        let result = try CLI.run(["bench", "--count", "10", "--replicate", "gopher://x/y", "--path", dir.file("x.db")])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--replicate"))
+    }
 }

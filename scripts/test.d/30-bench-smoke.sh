@@ -60,13 +60,16 @@ grep -q "^# Read	2000(ops)" "$WORK/cli.txt"
 # The inspection CLI must not link LMDB (release build too, when there is one).
 for exe in "$BIN/witchbolt" "$ROOT/.build/release/witchbolt"; do
     [[ -x "$exe" ]] || continue
-    if ldd "$exe" | grep -qi lmdb; then
+    # (ldd's output is captured first: with pipefail, `ldd | grep -q` can fail on SIGPIPE.)
+    libs="$(ldd "$exe")"
+    if grep -qi lmdb <<<"$libs"; then
         echo "bench-smoke: $exe links LMDB" >&2
         exit 1
     fi
     echo "bench-smoke: $exe does not link LMDB"
 done
-if ! ldd "$BIN/witchbolt-bench" | grep -qi lmdb; then
+libs="$(ldd "$BIN/witchbolt-bench")"
+if ! grep -qi lmdb <<<"$libs"; then
     echo "bench-smoke: witchbolt-bench should link LMDB but ldd does not show it" >&2
     exit 1
 fi

@@ -6,8 +6,10 @@
 // `witchbolt-bench`.
 
 import ArgumentParser
+import Foundation
 import Witchbolt
 import WitchboltBenchKit
+import WitchboltStream
 
 #if canImport(Glibc)
 import Glibc
@@ -63,6 +65,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Keep the database file afterwards and print its path.")
     var work = false
 
+    @Option(help: "Stream every commit to this replica (file:///dir, s3://, sftp://, nats://) while benchmarking.")
+    var replicate: String?
+
     private var config: BenchConfig {
         var c = BenchConfig()
         c.count = count
@@ -90,7 +95,20 @@ struct BenchCommand: ParsableCommand {
         defer { if !work { unlink(dbPath) } }
         let config = self.config
         let data = BenchData(config: config)
-        let engine = WitchboltBenchEngine()
+        // With --replicate, a stream controller replicates every commit (its shadow log beside the file).
+        let handle = StreamHandle()
+        let shadow = dbPath + "-stream"
+        var engine = WitchboltBenchEngine()
+        if let replicate {
+            do {
+                let replica = try ReplicaFactory.config(url: replicate)
+                engine.observers = [Stream.observer(StreamConfig(shadowDirectory: shadow, replicas: [replica]), handle: handle)]
+            } catch {
+                printError("witchbolt: --replicate: \(error)")
+                throw EngineExit.failure
+            }
+        }
+        defer { if !work && replicate != nil { try? FileManager.default.removeItem(atPath: shadow) } }
         let runner = BenchRunner(engine: engine, data: data, directory: "", keepFiles: true) { printError($0) }
         do {
             let store = try engine.open(path: dbPath, config: config)
@@ -102,6 +120,12 @@ struct BenchCommand: ParsableCommand {
             let writeResult = BenchResult(engine: engine.name, workload: config.batchSize == 1 ? .durableCommit : (writeMode == .seq ? .seqInsert : .rndInsert),
                                           ops: count, seconds: write.seconds, latencies: write.latencies)
             print(line("Write", writeResult))
+            if let controller = handle.controller {
+                // How long the replica needs to hold every commit after the last one.
+                let start = ContinuousClock.now
+                let caughtUp = controller.flush(timeout: .seconds(120))
+                print("# Replicate\t\(caughtUp ? "caught up" : "NOT caught up") \(fixed(elapsed(since: start), 3))s after the last commit\t(data-loss window \(controller.dataLossWindow))")
+            }
 
             // Read phase on the same file.
             let start = ContinuousClock.now
@@ -115,7 +139,7 @@ struct BenchCommand: ParsableCommand {
             printError("witchbolt: bench: \(error)")
             throw EngineExit.failure
         }
-        if work { print("# Database: \(dbPath)") }
+        if work { print("# Database: \(dbPath)\(replicate != nil ? " (shadow log \(shadow))" : "")") }
     }
 
     /// bbolt's result line, with ns/op, and commit latencies when each transaction was one put.
