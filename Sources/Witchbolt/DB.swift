@@ -314,22 +314,26 @@ public final class DB: @unchecked Sendable {
 
     // MARK: Closing
 
-    /// Closes the database: waits for the writer, runs the observers' close steps, releases
-    /// the lock. Read transactions must have ended.
+    /// Closes the database: waits for the writer, runs the observers' close steps (while
+    /// read transactions still work, so a replication stream can finish its snapshot and
+    /// flush), then releases the lock. Read transactions must have ended.
     public func close() throws {
         writerLock.lock()
         defer { writerLock.unlock() }
-        let (wasOpen, closers) = stateLock.withLock { () -> (Bool, [() throws -> Void]) in
-            let result = (state.isOpen, state.closers)
-            state.isOpen = false
-            state.observers = []
-            state.closers = []
-            return result
+        // Take the close steps first; the database stays open for reads while they run.
+        let closers = stateLock.withLock { () -> [() throws -> Void]? in
+            guard state.isOpen else { return nil }
+            defer { state.closers = [] }
+            return state.closers
         }
-        guard wasOpen else { return }
+        guard let closers else { return }
         var firstError: (any Error)?
         for closer in closers {
             do { try closer() } catch { if firstError == nil { firstError = error } }
+        }
+        stateLock.withLock {
+            state.isOpen = false
+            state.observers = []
         }
         file.unlock()
         if let firstError { throw firstError }
