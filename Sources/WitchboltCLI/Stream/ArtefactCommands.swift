@@ -13,6 +13,9 @@ extension WitchboltCommand {
 
 /// Helpers of the artefact commands.
 enum ArtefactCLI {
+    /// The help of every replica-URL argument, naming every scheme the factory accepts.
+    static let replicaURLHelp = "The replica URL: file:///dir or a path, s3://BUCKET/PREFIX?endpoint=...&region=..., sftp://USER@HOST:PORT/PATH?key=...&known-hosts=..., or nats://HOST:PORT/BUCKET/PREFIX."
+
     /// A client for the replica at `url`.
     static func client(_ url: String) throws -> any ReplicaClient {
         try ReplicaFactory.config(url: url).makeClient()

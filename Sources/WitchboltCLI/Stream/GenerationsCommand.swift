@@ -8,7 +8,7 @@ struct GenerationsCommand: ParsableCommand {
         commandName: "generations",
         abstract: "List a replica's generations, newest (holding the most recent commit) first.")
 
-    @Argument(help: "The replica URL (file:///dir or a directory path).")
+    @Argument(help: ArgumentHelp(ArtefactCLI.replicaURLHelp))
     var replicaURL: String
 
     @Flag(help: "Print JSON.")

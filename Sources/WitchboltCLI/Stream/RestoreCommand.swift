@@ -37,7 +37,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
-    @Argument(help: ArgumentHelp("Replica URLs.", valueName: "replica-url"))
+    @Argument(help: ArgumentHelp("Replica URLs; the freshest wins. " + ArtefactCLI.replicaURLHelp, valueName: "replica-url"))
     var replicaURLs: [String]
 
     func validate() throws {

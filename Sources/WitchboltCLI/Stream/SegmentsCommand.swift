@@ -8,7 +8,7 @@ struct SegmentsCommand: ParsableCommand {
         commandName: "segments",
         abstract: "List a replica's segments with their txid range, commit times and size.")
 
-    @Argument(help: "The replica URL (file:///dir or a directory path).")
+    @Argument(help: ArgumentHelp(ArtefactCLI.replicaURLHelp))
     var replicaURL: String
 
     @Option(help: "Only this generation.")

@@ -8,7 +8,7 @@ struct SnapshotsCommand: ParsableCommand {
         commandName: "snapshots",
         abstract: "List a replica's snapshots with their txid, time and size.")
 
-    @Argument(help: "The replica URL (file:///dir or a directory path).")
+    @Argument(help: ArgumentHelp(ArtefactCLI.replicaURLHelp))
     var replicaURL: String
 
     @Option(help: "Only this generation.")

@@ -9,7 +9,7 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Verify a replica: checksums, headers, txid chains and whole-database checksums.",
         discussion: "Exit status: 0 when the replica is sound, 1 when problems were found (they are listed) or it cannot be read.")
 
-    @Argument(help: "The replica URL (file:///dir or a directory path).")
+    @Argument(help: ArgumentHelp(ArtefactCLI.replicaURLHelp))
     var replicaURL: String
 
     @Flag(help: "Print the report as JSON.")
