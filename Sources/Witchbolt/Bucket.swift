@@ -88,8 +88,13 @@ public final class Bucket {
         guard value.count >= PageLayout.bucketHeaderSize else {
             throw WitchboltError(.corrupted, "bucket \(hex(name)): its header is \(value.count) bytes, expected at least 16")
         }
+        // A bucket whose header points back at an ancestor's pages nests forever: a cycle.
+        guard nestingDepth < Self.maxNestingDepth else {
+            throw WitchboltError(.corrupted, "bucket \(hex(name)): buckets nested deeper than \(Self.maxNestingDepth) levels (a cycle of bucket pages?)")
+        }
         let child = Bucket(tx: tx, header: BucketHeader(reading: value.baseAddress!))
         child.parentBucket = self
+        child.nestingDepth = nestingDepth + 1
         if child.header.root == 0 {
             let pageBytes = value.count - PageLayout.bucketHeaderSize
             guard pageBytes >= PageLayout.headerSize else {
@@ -219,8 +224,14 @@ public final class Bucket {
         try tc.node().put(oldKey: name[...], newKey: name[...], value: value[...], pgid: 0, flags: PageLayout.bucketLeafFlag)
         target.inlinePage = nil
         moved.parentBucket = target
+        moved.nestingDepth = target.nestingDepth + 1
         target.children[name] = moved
     }
+
+    /// How deep the bucket is nested (the root is 0).
+    var nestingDepth = 0
+    /// The deepest nesting a file may have; deeper means a cycle in a corrupt file.
+    static let maxNestingDepth = 256
 
     /// The bucket this one is nested in (nil for the root and for buckets opened from the root).
     weak var parentBucket: Bucket?

@@ -179,3 +179,24 @@ struct ShortFileTests {
         #expect(throws: WitchboltError.self) { try DB.open(path: path, options: options) }
     }
 }
+
+@Suite("Bad input: bucket cycles")
+struct BucketCycleTests {
+    /// FuzzHostileFile's crash (a stack overflow): a bucket whose header points back at an
+    /// ancestor's pages, so nested buckets go on forever. Kept in the fuzz corpus too.
+    @Test("a cycle of bucket pages is reported by check and refused by export, not a stack overflow")
+    func bucketCycle() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let source = url.appendingPathComponent("Fuzz/Corpus/FuzzHostileFile/regression-bucket-cycle.db").path
+        let dir = TemporaryDirectory()
+        let path = dir.file("cycle.db")
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+        var options = DB.Options()
+        options.readOnly = true
+        let db = try DB.open(path: path, options: options)
+        #expect(try !db.checkProblems().isEmpty)
+        #expect(throws: WitchboltError.self) { try db.exportString() }
+        try db.close()
+    }
+}
