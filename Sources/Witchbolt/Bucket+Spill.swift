@@ -29,7 +29,8 @@ extension Bucket {
                   flags & PageLayout.bucketLeafFlag != 0 else {
                 throw WitchboltError(.corrupted, "misplaced bucket header: \(hex(name)) (keys out of order in the file?)")
             }
-            try c.node().put(oldKey: name[...], newKey: name[...], value: value[...], pgid: 0, flags: PageLayout.bucketLeafFlag)
+            let storedName = tx.arena.copy(name)
+            try c.node().put(oldKey: storedName, newKey: storedName, value: tx.arena.copy(value), pgid: 0, flags: PageLayout.bucketLeafFlag)
         }
 
         // Spill this bucket's nodes, if any were materialised.

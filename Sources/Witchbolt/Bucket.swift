@@ -23,11 +23,12 @@ public final class Bucket {
     /// Owned copy of an inline page in a write transaction (freed on deinit).
     var inlineStorage: UnsafeMutableRawBufferPointer?
     @exclusivity(unchecked) var rootNode: Node?
-    @exclusivity(unchecked) var nodes: [PageID: Node] = [:]
+    @exclusivity(unchecked) var nodes = NodeTable()
     /// Nested buckets opened in this transaction, by name.
     var children: [[UInt8]: Bucket] = [:]
-    /// New root nodes created by splits, kept alive until commit.
-    var adoptedRoots: [Node] = []
+    /// Every node created in this transaction, kept alive until it ends, so that nodes and
+    /// cursors can refer to each other without reference counting (`unowned(unsafe)`).
+    var liveNodes: [Node] = []
     /// A cursor reused by get, put, delete and bucket lookups, so they allocate nothing.
     private var scratchCursor: Cursor?
 
@@ -160,7 +161,8 @@ public final class Bucket {
         value.withUnsafeMutableBytes { p in
             p.storeBytes(of: PageLayout.leafFlag, toByteOffset: PageLayout.bucketHeaderSize + 8, as: UInt16.self)
         }
-        try c.node().put(oldKey: name[...], newKey: name[...], value: value[...], pgid: 0, flags: PageLayout.bucketLeafFlag)
+        let storedName = tx.arena.copy(name)
+        try c.node().put(oldKey: storedName, newKey: storedName, value: tx.arena.copy(value), pgid: 0, flags: PageLayout.bucketLeafFlag)
         // Nested buckets are not allowed in inline buckets: this bucket is no longer inline.
         inlinePage = nil
     }
@@ -184,7 +186,7 @@ public final class Bucket {
 
         // Release all of the bucket's pages to the free list.
         children[name] = nil
-        child.nodes = [:]
+        child.nodes = NodeTable()
         child.rootNode = nil
         try child.free()
 
@@ -221,7 +223,8 @@ public final class Bucket {
         // object moves too, so changes made to it in this transaction are kept.
         children[name] = nil
         try name.withUnsafeBytes { try c.node().delete($0) }
-        try tc.node().put(oldKey: name[...], newKey: name[...], value: value[...], pgid: 0, flags: PageLayout.bucketLeafFlag)
+        let storedName = tx.arena.copy(name)
+        try tc.node().put(oldKey: storedName, newKey: storedName, value: tx.arena.copy(value), pgid: 0, flags: PageLayout.bucketLeafFlag)
         target.inlinePage = nil
         moved.parentBucket = target
         moved.nestingDepth = target.nestingDepth + 1
@@ -254,7 +257,7 @@ public final class Bucket {
         return try body(v)
     }
 
-    /// Sets the value of `key`; the arrays are kept, not copied, until commit.
+    /// Sets the value of `key` (the transaction keeps a copy of both until it ends).
     /// - Throws: `.keyRequired`, `.keyTooLarge`, `.valueTooLarge`, `.incompatibleValue` (a
     ///   nested bucket has that key), `.txNotWritable`, `.txClosed`.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws {
@@ -268,13 +271,14 @@ public final class Bucket {
         if let item, exact, item.flags & PageLayout.bucketLeafFlag != 0 {
             throw WitchboltError(.incompatibleValue)
         }
-        let inode = Inode(flags: 0, pgid: 0, key: key[...], value: value[...])
+        // The node keeps views, so the key and value are copied into the transaction's arena.
+        let inode = Inode(flags: 0, pgid: 0, key: tx.arena.copy(key), value: tx.arena.copy(value))
         // When the cursor already stands on the leaf node, insert where it stands: no second search.
         let top = c.stack[c.stack.count - 1]
         if let leaf = top.node, leaf.isLeaf {
             leaf.insert(inode, at: top.index, replacing: exact)
         } else {
-            try c.node().put(oldKey: key[...], newKey: key[...], value: value[...], pgid: 0, flags: 0)
+            try c.node().put(oldKey: inode.key, newKey: inode.key, value: inode.value, pgid: 0, flags: 0)
         }
     }
 

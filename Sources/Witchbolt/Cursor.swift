@@ -21,7 +21,7 @@ public final class Cursor {
     /// One level of the path: a page or node, and the index in it.
     struct Frame {
         var page: PageRef?
-        // unowned(unsafe): the bucket's node table keeps every node alive for the transaction,
+        // unowned(unsafe): the bucket keeps every node alive for the transaction (`liveNodes`),
         // and a cursor never outlives it; skipping reference counting keeps walks cheap.
         var node: Node?
         var index: Int
@@ -257,10 +257,8 @@ public final class Cursor {
         guard top.count > 0, top.index >= 0, top.index < top.count else { return nil }
         if let n = top.node {
             let inode = n.inodes[top.index]
-            // The slices' storage is immutable and kept alive by the node for the transaction.
-            let k = inode.key.withUnsafeBytes { $0 }
-            let v = inode.value.withUnsafeBytes { $0 }
-            return (k, v, inode.flags)
+            // The views point at memory that lives as long as the transaction.
+            return (inode.key, inode.value, inode.flags)
         }
         let p = top.page!
         return (p.leafKey(top.index), p.leafValue(top.index), p.leafFlags(top.index))

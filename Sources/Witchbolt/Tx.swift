@@ -41,6 +41,8 @@ public final class Tx {
     var root: Bucket!
     @exclusivity(unchecked) var dirty: [PageBuffer] = []
     var commitHandlers: [() -> Void] = []
+    /// The copies of keys and values this transaction's nodes point at (write transactions).
+    let arena = ByteArena()
     /// Counters of this transaction's work.
     @exclusivity(unchecked) public internal(set) var stats = Stats()
 

@@ -130,12 +130,26 @@ struct PageRef {
 }
 
 /// Byte-wise unsigned comparison, as Go's bytes.Compare: negative, zero or positive.
+///
+/// Compares eight bytes at a time as big-endian integers, inline: keys are mostly short, and
+/// a call into `memcmp` for every probe of a binary search cost a quarter of random reads.
 @inline(__always)
 func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let n = min(a.count, b.count)
     if n > 0 {
-        let r = memcmp(a.baseAddress!, b.baseAddress!, n)
-        if r != 0 { return Int(r) }
+        let pa = a.baseAddress!, pb = b.baseAddress!
+        var i = 0
+        while i + 8 <= n {
+            let x = pa.loadUnaligned(fromByteOffset: i, as: UInt64.self).bigEndian
+            let y = pb.loadUnaligned(fromByteOffset: i, as: UInt64.self).bigEndian
+            if x != y { return x < y ? -1 : 1 }
+            i += 8
+        }
+        while i < n {
+            let x = pa.load(fromByteOffset: i, as: UInt8.self), y = pb.load(fromByteOffset: i, as: UInt8.self)
+            if x != y { return x < y ? -1 : 1 }
+            i += 1
+        }
     }
     return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
 }

@@ -55,7 +55,6 @@ extension Node {
             let p = Node(bucket: bucket, isLeaf: false)
             p.children = [self]
             parent = p
-            bucket.adoptedRoots.append(p)
         }
         var nodes: [Node] = [self]
         for (n, cut) in cuts.enumerated() {
@@ -76,7 +75,7 @@ extension Node {
         let tx = bucket.tx
 
         // Spill child nodes first. A child's spill may add siblings, so the count is re-read.
-        children.sort { compareBytes($0.inodes.first?.key ?? [], $1.inodes.first?.key ?? []) < 0 }
+        children.sort { compareBytes($0.inodes.first?.key ?? Node.empty, $1.inodes.first?.key ?? Node.empty) < 0 }
         var i = 0
         while i < children.count {
             try children[i].spill()
@@ -103,7 +102,7 @@ extension Node {
                     throw WitchboltError(.corrupted, "a page of bucket rooted at \(bucket.header.root) holds an empty key")
                 }
                 let oldKey = node.key.isEmpty ? node.inodes[0].key : node.key
-                parent.put(oldKey: oldKey, newKey: node.inodes[0].key, value: [], pgid: node.pgid, flags: 0)
+                parent.put(oldKey: oldKey, newKey: node.inodes[0].key, value: Node.empty, pgid: node.pgid, flags: 0)
                 node.key = node.inodes[0].key
             }
             tx.stats.spillCount += 1
@@ -146,7 +145,7 @@ extension Node {
 
         // A node with no keys is removed.
         if inodes.isEmpty {
-            key.withUnsafeBytes { parent.delete($0) }
+            parent.delete(key)
             parent.removeChild(self)
             bucket.nodes[pgid] = nil
             try free()
@@ -177,7 +176,7 @@ extension Node {
 
         // Move the right node's inodes to the left node and remove the right node.
         left.inodes += right.inodes
-        right.key.withUnsafeBytes { parent.delete($0) }
+        parent.delete(right.key)
         parent.removeChild(right)
         bucket.nodes[right.pgid] = nil
         try right.free()

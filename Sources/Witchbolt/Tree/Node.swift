@@ -1,16 +1,21 @@
 // Licensed under the Apache License, Version 2.0. Port of bbolt's node.go (read, write, put, del).
 //
 // A node is the in-memory, writable form of a branch or leaf page, materialised only for the
-// pages a write transaction changes. Reading a page copies its bytes once into one buffer and
-// every key and value becomes a slice of it: no allocation per key. Keys and values that a
-// transaction puts are kept as slices of the caller's arrays, without copying.
+// pages a write transaction changes. Its elements are views, not copies: the keys and values
+// of a page it was read from stay in the memory map (the transaction holds its map, and no
+// page it can read is rewritten before it ends), and those the transaction puts live in its
+// `ByteArena`. An element is therefore plain data: moving, splitting and dropping nodes
+// costs no reference counting and no allocation per key.
 
 /// One element of a node: a key with its value (leaf) or child page (branch).
+///
+/// The views point into the transaction's memory map, an inline bucket's page copy, or the
+/// transaction's arena, all of which outlive the node.
 struct Inode {
     var flags: UInt32
     var pgid: PageID
-    var key: ArraySlice<UInt8>
-    var value: ArraySlice<UInt8>
+    var key: UnsafeRawBufferPointer
+    var value: UnsafeRawBufferPointer
 }
 
 /// The in-memory form of a branch or leaf page.
@@ -21,9 +26,12 @@ final class Node {
     var unbalanced = false
     var spilled = false
     /// The node's first key when it was read or last spilled: its key in the parent.
-    var key: ArraySlice<UInt8> = []
+    var key = UnsafeRawBufferPointer(start: nil, count: 0)
     var pgid: PageID = 0
-    weak var parent: Node?
+    // unowned(unsafe): the bucket keeps every node of the transaction alive (`liveNodes`)
+    // until it ends. A weak reference would put every parent on Swift's slow, side-table
+    // reference counting path, which cost a fifth of a sequential load.
+    unowned(unsafe) var parent: Node?
     var children: [Node] = []
     @exclusivity(unchecked) var inodes: [Inode] = []
     /// True while every change to the node has appended an element after its last key: a
@@ -34,6 +42,7 @@ final class Node {
         self.bucket = bucket
         self.isLeaf = isLeaf
         self.parent = parent
+        bucket.liveNodes.append(self)
     }
 
     /// The top-level node of this node's tree.
@@ -69,29 +78,28 @@ final class Node {
 
     // MARK: Reading and writing pages
 
-    /// Fills the node from a page (bbolt: node.read).
+    /// Fills the node from a page (bbolt: node.read). The elements are views of the page,
+    /// which lives in the transaction's map or its bucket's inline copy: nothing is copied.
     func read(_ page: PageRef) {
         pgid = page.id
         isLeaf = page.isLeaf
         let n = page.count
-        let buffer = Array(UnsafeRawBufferPointer(start: page.base, count: page.extent))
         inodes.removeAll(keepingCapacity: true)
-        inodes.reserveCapacity(n)
-        let base = page.base
-        for i in 0..<n {
-            if isLeaf {
-                let k = page.leafKey(i), v = page.leafValue(i)
-                let ko = k.baseAddress! - base, vo = v.baseAddress! - base
-                inodes.append(Inode(flags: page.leafFlags(i), pgid: 0,
-                                    key: buffer[ko..<(ko + k.count)], value: buffer[vo..<(vo + v.count)]))
-            } else {
-                let k = page.branchKey(i)
-                let ko = k.baseAddress! - base
-                inodes.append(Inode(flags: 0, pgid: page.branchPageID(i), key: buffer[ko..<(ko + k.count)], value: []))
+        inodes.reserveCapacity(n + 1)
+        if isLeaf {
+            for i in 0..<n {
+                inodes.append(Inode(flags: page.leafFlags(i), pgid: 0, key: page.leafKey(i), value: page.leafValue(i)))
+            }
+        } else {
+            for i in 0..<n {
+                inodes.append(Inode(flags: 0, pgid: page.branchPageID(i), key: page.branchKey(i), value: Self.empty))
             }
         }
-        key = inodes.first?.key ?? []
+        key = inodes.first?.key ?? Self.empty
     }
+
+    /// The empty view, for branch values and absent keys.
+    static var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
     /// Writes the node's elements into the page at `p`, whose header is zeroed (bbolt:
     /// node.write); returns the number of bytes written from the page's start.
@@ -114,13 +122,9 @@ final class Node {
                 p.storeBytes(of: UInt32(inode.key.count), toByteOffset: elem + 4, as: UInt32.self)
                 p.storeBytes(of: inode.pgid, toByteOffset: elem + 8, as: UInt64.self)
             }
-            inode.key.withUnsafeBytes { k in
-                if k.count > 0 { (p + off).copyMemory(from: k.baseAddress!, byteCount: k.count) }
-            }
+            if inode.key.count > 0 { (p + off).copyMemory(from: inode.key.baseAddress!, byteCount: inode.key.count) }
             off += inode.key.count
-            inode.value.withUnsafeBytes { v in
-                if v.count > 0 { (p + off).copyMemory(from: v.baseAddress!, byteCount: v.count) }
-            }
+            if inode.value.count > 0 { (p + off).copyMemory(from: inode.value.baseAddress!, byteCount: inode.value.count) }
             off += inode.value.count
         }
         return off
@@ -140,16 +144,19 @@ final class Node {
         return (low, false)
     }
 
-    /// Inserts or replaces an element (bbolt: node.put).
-    func put(oldKey: ArraySlice<UInt8>, newKey: ArraySlice<UInt8>, value: ArraySlice<UInt8>, pgid: PageID, flags: UInt32) {
+    /// Inserts or replaces an element (bbolt: node.put). The views must outlive the
+    /// transaction's nodes: map memory, or copies in the transaction's arena.
+    func put(oldKey: UnsafeRawBufferPointer, newKey: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, pgid: PageID, flags: UInt32) {
         precondition(!newKey.isEmpty, "put: zero-length new key")
-        let (index, exact) = oldKey.withUnsafeBytes { search($0) }
+        let (index, exact) = search(oldKey)
         let inode = Inode(flags: flags, pgid: pgid, key: newKey, value: value)
         if exact {
             inodes[index] = inode
             appendOnly = false
+        } else if index == inodes.count {
+            inodes.append(inode)
         } else {
-            if index != inodes.count { appendOnly = false }
+            appendOnly = false
             inodes.insert(inode, at: index)
         }
     }
@@ -160,8 +167,10 @@ final class Node {
         if replacing {
             inodes[index] = inode
             appendOnly = false
+        } else if index == inodes.count {
+            inodes.append(inode)
         } else {
-            if index != inodes.count { appendOnly = false }
+            appendOnly = false
             inodes.insert(inode, at: index)
         }
     }
@@ -183,7 +192,7 @@ final class Node {
 
     /// The index of `child` among this node's inodes.
     func childIndex(_ child: Node) -> Int {
-        child.key.withUnsafeBytes { search($0).index }
+        search(child.key).index
     }
 
     func removeChild(_ target: Node) {
