@@ -92,7 +92,7 @@ extension Tx {
     private func writeDirtyPages() throws -> [PageBuffer] {
         dirty.sort { $0.id < $1.id }
         let file = database.file
-        // Contiguous pages go out in one pwrite.
+        // Contiguous pages go out in one pwritev.
         var i = 0
         while i < dirty.count {
             var j = i + 1
@@ -104,10 +104,9 @@ extension Tx {
             if j - i == 1 {
                 try dirty[i].bytes.withUnsafeBytes { try file.write($0, at: Int64(dirty[i].id) * Int64(pageSize)) }
             } else {
-                var run: [UInt8] = []
-                run.reserveCapacity(Int(end - dirty[i].id) * pageSize)
-                for k in i..<j { run += dirty[k].bytes }
-                try run.withUnsafeBytes { try file.write($0, at: Int64(dirty[i].id) * Int64(pageSize)) }
+                var views: [UnsafeRawBufferPointer] = []
+                views.reserveCapacity(j - i)
+                try withPageViews(i..<j, &views) { try file.write($0, at: Int64(dirty[i].id) * Int64(pageSize)) }
             }
             stats.writeCount += j - i
             i = j
@@ -121,6 +120,16 @@ extension Tx {
             try file.sync()
         }
         return pages
+    }
+
+    /// Calls `body` with views of the dirty pages in `range`, each valid during the call
+    /// (one nested access per page, so the run goes out without being copied together).
+    private func withPageViews(_ range: Range<Int>, _ views: inout [UnsafeRawBufferPointer], _ body: ([UnsafeRawBufferPointer]) throws -> Void) throws {
+        guard let k = range.first else { return try body(views) }
+        try dirty[k].bytes.withUnsafeBytes { page in
+            views.append(page)
+            try withPageViews(range.dropFirst(), &views, body)
+        }
     }
 
     /// Writes the meta page `txid % 2`, then syncs (bbolt: Tx.writeMeta).

@@ -4,18 +4,34 @@
 // enough (lowest id first), which keeps files compact and allocation deterministic.
 
 final class ArrayFreelist: Freelist {
+    /// The free ids, sorted, from `head` on: single-page allocations take the lowest id by
+    /// moving `head`, not by shifting the array (which made each allocation linear).
     private var ids: [PageID] = []
+    private var head = 0
 
-    override var freeCount: Int { ids.count }
-    override func freeIDs() -> [PageID] { ids }
-    override func setFreeIDs(_ ids: [PageID]) { self.ids = ids }
+    override var freeCount: Int { ids.count - head }
+    override func freeIDs() -> [PageID] { Array(ids[head...]) }
+    override func setFreeIDs(_ ids: [PageID]) {
+        self.ids = ids
+        head = 0
+    }
+
+    /// Drops the ids before `head`, before any change that is not a single-page allocation.
+    private func compact() {
+        if head > 0 {
+            ids.removeFirst(head)
+            head = 0
+        }
+    }
 
     override func allocateRun(_ count: Int) -> PageID {
-        guard count > 0, !ids.isEmpty else { return 0 }
+        guard count > 0, head < ids.count else { return 0 }
         // Fast path: one page, the lowest id.
         if count == 1 {
-            return ids.removeFirst()
+            head += 1
+            return ids[head - 1]
         }
+        compact()
         var initial: PageID = 0
         var previous: PageID = 0
         for i in ids.indices {
@@ -32,6 +48,7 @@ final class ArrayFreelist: Freelist {
     }
 
     override func mergeSpans(_ freed: [PageID]) {
+        compact()
         let sortedFreed = freed.sorted()
         for id in sortedFreed { cache.insert(id) }
         if ids.isEmpty { ids = sortedFreed; return }

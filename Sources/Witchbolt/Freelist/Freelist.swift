@@ -78,15 +78,14 @@ class Freelist {
     @discardableResult
     func free(txid: TxID, id: PageID, overflow: UInt32, isFreelistPage: Bool = false) -> Bool {
         guard id > 1 else { return false }
-        var allocatedBy = allocs.removeValue(forKey: id) ?? 0
+        var allocatedBy = allocs.isEmpty ? 0 : (allocs.removeValue(forKey: id) ?? 0)
         if allocatedBy == 0 && isFreelistPage { allocatedBy = txid &- 1 }
-        var entry = pending[txid] ?? PendingPages()
         for page in id...(id + PageID(overflow)) {
             guard cache.insert(page).inserted else { return false }
-            entry.ids.append(page)
-            entry.allocatedBy.append(allocatedBy)
+            // Appended in place: a copy of the entry would copy its arrays on every free.
+            pending[txid, default: PendingPages()].ids.append(page)
+            pending[txid, default: PendingPages()].allocatedBy.append(allocatedBy)
         }
-        pending[txid] = entry
         return true
     }
 
