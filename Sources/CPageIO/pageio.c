@@ -94,6 +94,14 @@ int cpageio_ftruncate(int fd, int64_t size) {
     return rc < 0 ? -errno : 0;
 }
 
+int cpageio_grow(int fd, int64_t size) {
+    int rc;
+    do { rc = fallocate(fd, 0, 0, (off_t)size); } while (rc < 0 && errno == EINTR);
+    if (rc == 0) return 0;
+    if (errno != EOPNOTSUPP && errno != ENOSYS) return -errno;
+    return cpageio_ftruncate(fd, size);
+}
+
 int64_t cpageio_file_size(int fd) {
     struct stat st;
     if (fstat(fd, &st) < 0) return -errno;

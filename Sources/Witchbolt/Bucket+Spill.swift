@@ -96,7 +96,8 @@ extension Bucket {
 
     private func forEachPageNode(_ id: PageID, depth: Int, _ body: (PageRef?, Node?, Int) throws -> Void) throws {
         guard depth < Cursor.maxDepth else { throw WitchboltError(.corrupted, "the tree under page \(header.root) is deeper than \(Cursor.maxDepth) levels (a cycle?)") }
-        let (page, node) = try pageNode(id)
+        let (page, ref) = try pageNode(id)
+        let node = ref?.takeUnretainedValue()
         try body(page, node, depth)
         if let page {
             if page.isBranch {

@@ -358,14 +358,15 @@ public final class Bucket {
     }
 
     /// The page or node for `id` (bbolt: Bucket.pageNode).
+    /// The node comes back unretained: the bucket keeps it alive for the transaction.
     @inline(__always)
-    func pageNode(_ id: PageID) throws -> (PageRef?, Node?) {
+    func pageNode(_ id: PageID) throws -> (PageRef?, Unmanaged<Node>?) {
         if header.root == 0 {
             guard id == 0 else { throw WitchboltError(.corrupted, "inline bucket refers to page \(id)") }
-            if let rootNode { return (nil, rootNode) }
+            if let rootNode { return (nil, Unmanaged.passUnretained(rootNode)) }
             return (inlinePage, nil)
         }
-        if !nodes.isEmpty, let n = nodes[id] { return (nil, n) }
+        if !nodes.isEmpty, let n = nodes.ref(id) { return (nil, n) }
         return (try tx.page(id), nil)
     }
 

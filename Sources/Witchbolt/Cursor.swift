@@ -21,16 +21,33 @@ public final class Cursor {
     /// One level of the path: a page or node, and the index in it.
     struct Frame {
         var page: PageRef?
-        // unowned(unsafe): the bucket keeps every node alive for the transaction (`liveNodes`),
-        // and a cursor never outlives it; skipping reference counting keeps walks cheap.
-        var node: Node?
+        // Unmanaged: the bucket keeps every node alive for the transaction (`liveNodes`), and
+        // a cursor never outlives it, so frames need not count references. A strong reference
+        // cost a retain and a release on every frame copied during a descent.
+        // (`unowned(unsafe) var` here miscompiled in debug builds.)
+        var nodeRef: Unmanaged<Node>?
         var index: Int
 
-        @inline(__always) var count: Int { node?.inodes.count ?? page!.count }
-        @inline(__always) var isLeaf: Bool { node?.isLeaf ?? page!.isLeaf }
+        @inline(__always) init(page: PageRef?, node: Unmanaged<Node>?, index: Int) {
+            self.page = page
+            self.nodeRef = node
+            self.index = index
+        }
+
+        @inline(__always) var node: Node? { nodeRef?.takeUnretainedValue() }
+
+        @inline(__always) var count: Int {
+            if let nodeRef { return nodeRef._withUnsafeGuaranteedRef { $0.inodes.count } }
+            return page!.count
+        }
+
+        @inline(__always) var isLeaf: Bool {
+            if let nodeRef { return nodeRef._withUnsafeGuaranteedRef { $0.isLeaf } }
+            return page!.isLeaf
+        }
 
         @inline(__always) func childID() -> PageID {
-            if let node { return node.inodes[index].pgid }
+            if let nodeRef { return nodeRef._withUnsafeGuaranteedRef { $0.inodes[index].pgid } }
             return page!.branchPageID(index)
         }
     }
@@ -219,12 +236,16 @@ public final class Cursor {
     @inline(__always)
     private static func branchSearch(_ key: UnsafeRawBufferPointer, _ frame: Frame) -> Int {
         var low = 0, high = frame.count
-        if let n = frame.node {
-            while low < high {
-                let mid = (low + high) >> 1
-                let c = compareBytes(n.inodes[mid].key, key)
-                if c < 0 { low = mid + 1 } else if c > 0 { high = mid } else { return mid }
+        if let nodeRef = frame.nodeRef {
+            let found: Int? = nodeRef._withUnsafeGuaranteedRef { n in
+                while low < high {
+                    let mid = (low + high) >> 1
+                    let c = compareBytes(n.inodes[mid].key, key)
+                    if c < 0 { low = mid + 1 } else if c > 0 { high = mid } else { return mid }
+                }
+                return nil
             }
+            if let found { return found }
         } else {
             let p = frame.page!
             while low < high {
@@ -239,7 +260,7 @@ public final class Cursor {
     /// The index of the first element at or after `key` (bbolt: nsearch).
     @inline(__always)
     private static func leafSearch(_ key: UnsafeRawBufferPointer, _ frame: Frame) -> Int {
-        if let n = frame.node { return n.search(key).index }
+        if let nodeRef = frame.nodeRef { return nodeRef._withUnsafeGuaranteedRef { $0.search(key).index } }
         let p = frame.page!
         var low = 0, high = p.count
         while low < high {
@@ -255,8 +276,8 @@ public final class Cursor {
     func keyValue() -> RawItem? {
         guard let top = stack.last else { return nil }
         guard top.count > 0, top.index >= 0, top.index < top.count else { return nil }
-        if let n = top.node {
-            let inode = n.inodes[top.index]
+        if let nodeRef = top.nodeRef {
+            let inode = nodeRef._withUnsafeGuaranteedRef { $0.inodes[top.index] }
             // The views point at memory that lives as long as the transaction.
             return (inode.key, inode.value, inode.flags)
         }

@@ -272,13 +272,14 @@ public final class DB: @unchecked Sendable {
     }
 
     /// Grows the file to at least `size` bytes (bbolt: db.grow): doubling while small, then in
-    /// 16 MiB steps, so growth is rare.
+    /// 16 MiB steps, so growth is rare. Unlike bbolt, the new blocks are allocated
+    /// (fallocate), not left as a hole that every first write into a page must fill.
     func grow(to size: Int64) throws {
         guard size > fileSize else { return }
         var target = size < (16 << 20) ? max(Int64(32 << 10), Int64(1) << (64 - (size - 1).leadingZeroBitCount)) : size + (16 << 20)
         target = (target + Int64(pageSize) - 1) / Int64(pageSize) * Int64(pageSize)
         if options.maxSize > 0 && target > Int64(options.maxSize) { target = max(size, Int64(options.maxSize)) }
-        try file.truncate(to: target)
+        try file.grow(to: target)
         if !options.noGrowSync && !options.noSync { try file.sync() }
         fileSize = target
     }

@@ -28,6 +28,10 @@ int cpageio_fdatasync(int fd);
 int cpageio_fsync(int fd);
 /// Sets the file size; returns 0 or -errno.
 int cpageio_ftruncate(int fd, int64_t size);
+/// Grows the file to `size` bytes with its blocks allocated (fallocate), so that later writes
+/// into the new pages need no block allocation; falls back to ftruncate where the file
+/// system cannot allocate. Returns 0 or -errno.
+int cpageio_grow(int fd, int64_t size);
 /// Returns the file size, or -errno.
 int64_t cpageio_file_size(int fd);
 /// Takes an flock: `exclusive` or shared, never blocking; returns 0, or -EWOULDBLOCK when held elsewhere, or -errno.

@@ -102,6 +102,17 @@ final class DataFile: @unchecked Sendable {
         if rc < 0 { throw SystemCall.error("ftruncate", path: path, rc: rc) }
     }
 
+    /// Grows the file to `size` bytes with its blocks allocated, so that the commits writing
+    /// into the new pages do not allocate blocks one write at a time. The corresponding
+    /// system call is `fallocate(2)`, or `ftruncate(2)` where the file system lacks it.
+    func grow(to size: Int64) throws {
+        #if WITCHBOLT_TEST_HOOKS
+        if let faults { try faults.willTruncate(size: size, file: self) }
+        #endif
+        let rc = cpageio_grow(fd, size)
+        if rc < 0 { throw SystemCall.error("fallocate", path: path, rc: rc) }
+    }
+
     /// Takes the file lock, retrying every 50 ms until `timeout` (nil: forever), as bbolt's flock.
     func lock(exclusive: Bool, timeout: Duration?) throws {
         let start = ContinuousClock.now

@@ -4,12 +4,14 @@
 // table with linear probing, specialised to page ids: Swift's Dictionary hashes every key
 // with SipHash, and this lookup runs on every level of every put's descent, where hashing
 // cost about 6% of a sequential load. Page id 0 is a valid key (an inline bucket's root
-// node) and has a slot of its own, so 0 can mark an empty slot.
+// node) and has a slot of its own, so 0 can mark an empty slot. The table does not own its
+// nodes: the bucket keeps every node of the transaction alive (`Bucket.liveNodes`), so the
+// table stores unmanaged references and a lookup costs no reference counting.
 
 struct NodeTable {
     private var ids: [PageID] = []
-    private var nodes: [Node?] = []
-    private var zero: Node?
+    private var nodes: [Unmanaged<Node>?] = []
+    private var zero: Unmanaged<Node>?
     private var mask = 0
     /// The number of nodes in the table.
     private(set) var count = 0
@@ -18,25 +20,31 @@ struct NodeTable {
 
     var isEmpty: Bool { count == 0 }
 
-    /// The node of page `id`; assigning nil removes it.
-    subscript(id: PageID) -> Node? {
-        @inline(__always) get {
-            if id == 0 { return zero }
-            guard !ids.isEmpty else { return nil }
-            var i = Self.home(id, mask)
-            while true {
-                let k = ids[i]
-                if k == id { return nodes[i] }
-                if k == 0 { return nil }
-                i = (i + 1) & mask
-            }
+    /// The node of page `id`, unretained (the bucket keeps it alive).
+    @inline(__always)
+    func ref(_ id: PageID) -> Unmanaged<Node>? {
+        if id == 0 { return zero }
+        guard !ids.isEmpty else { return nil }
+        var i = Self.home(id, mask)
+        while true {
+            let k = ids[i]
+            if k == id { return nodes[i] }
+            if k == 0 { return nil }
+            i = (i + 1) & mask
         }
+    }
+
+    /// The node of page `id`; assigning nil removes it. The node must be one the bucket keeps
+    /// alive (every node is, from its creation to the end of the transaction).
+    subscript(id: PageID) -> Node? {
+        @inline(__always) get { ref(id)?.takeUnretainedValue() }
         set {
+            let value = newValue.map { Unmanaged.passUnretained($0) }
             if id == 0 {
-                count += (newValue != nil ? 1 : 0) - (zero != nil ? 1 : 0)
-                zero = newValue
-            } else if let newValue {
-                insert(id, newValue)
+                count += (value != nil ? 1 : 0) - (zero != nil ? 1 : 0)
+                zero = value
+            } else if let value {
+                insert(id, value)
             } else {
                 remove(id)
             }
@@ -60,7 +68,7 @@ struct NodeTable {
         Int(truncatingIfNeeded: (id &* 0x9E37_79B9_7F4A_7C15) >> 29) & mask
     }
 
-    private mutating func insert(_ id: PageID, _ node: Node) {
+    private mutating func insert(_ id: PageID, _ node: Unmanaged<Node>) {
         // Keep the table at most half full, so probes stay short.
         if (count + 1) * 2 > ids.count { grow() }
         var i = Self.home(id, mask)
@@ -108,7 +116,7 @@ struct NodeTable {
         let capacity = max(16, ids.count * 2)
         let oldIDs = ids, oldNodes = nodes
         ids = [PageID](repeating: 0, count: capacity)
-        nodes = [Node?](repeating: nil, count: capacity)
+        nodes = [Unmanaged<Node>?](repeating: nil, count: capacity)
         mask = capacity - 1
         count = zero != nil ? 1 : 0
         for (k, n) in zip(oldIDs, oldNodes) where k != 0 { insert(k, n!) }
