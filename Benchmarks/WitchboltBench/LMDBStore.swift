@@ -56,12 +56,13 @@ final class LMDBStore: BenchStore {
         try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin")
         do {
             for n in keys {
-                var key = data.key(n)
-                var value = data.value(n)
-                try key.withUnsafeMutableBytes { k in
-                    try value.withUnsafeMutableBytes { v in
-                        var mk = MDB_val(mv_size: k.count, mv_data: k.baseAddress)
-                        var mv = MDB_val(mv_size: v.count, mv_data: v.baseAddress)
+                let key = data.key(n)
+                let value = data.value(n)
+                // Read-only views: a mutable one would copy the pooled value array on every put.
+                try key.withUnsafeBytes { k in
+                    try value.withUnsafeBytes { v in
+                        var mk = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                        var mv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
                         try check(mdb_put(txn, dbi, &mk, &mv, 0), "mdb_put")
                     }
                 }
