@@ -122,8 +122,16 @@ public final class Cursor {
         frame.index = frame.count - 1
         stack.append(frame)
         try goToLastElement()
-        // An empty page (after deletes): move back to a previous one.
-        while stack.count > 1 && stack[stack.count - 1].count == 0 { _ = try prevRaw() }
+        // An empty page (after deletes): move back to a previous one. Every step moves
+        // strictly back, and reaching the beginning means every leaf is empty: the bucket
+        // has no key. (bbolt calls prev() here, which at the beginning moves to the first
+        // element again and so loops forever when every leaf is empty.)
+        while stack.count > 1 && stack[stack.count - 1].count == 0 {
+            guard try stepBack() else {
+                _ = try firstRaw()
+                return nil
+            }
+        }
         if stack.isEmpty { return nil }
         return keyValue()
     }
@@ -150,24 +158,31 @@ public final class Cursor {
     }
 
     func prevRaw() throws -> RawItem? {
-        // Move back one element, going up the stack past the starts of pages.
+        // At the very beginning, stay on the first element (bbolt#733).
+        guard try stepBack() else {
+            _ = try firstRaw()
+            return nil
+        }
+        if stack.isEmpty { return nil }
+        return keyValue()
+    }
+
+    /// Moves back one element, going up the stack past the starts of pages; false, without
+    /// moving, at the very beginning.
+    private func stepBack() throws -> Bool {
         var i = stack.count - 1
         while i >= 0 {
             if stack[i].index > 0 {
                 stack[i].index -= 1
                 break
             }
-            // At the very beginning, stay on the first element (bbolt#733).
-            if stack.count == 1 {
-                _ = try firstRaw()
-                return nil
-            }
+            if stack.count == 1 { return false }
             stack.removeLast()
             i -= 1
         }
-        if stack.isEmpty { return nil }
+        if stack.isEmpty { return true }
         try goToLastElement()
-        return keyValue()
+        return true
     }
 
     /// Positions the cursor where `key` is or would be inserted, in its leaf, without moving

@@ -96,4 +96,55 @@ struct CursorTests {
         #expect(try db.checkProblems() == [])
         try db.close()
     }
+
+    /// FuzzHostileFile found a file whose leaves are all empty; `last()` looped forever, as
+    /// bbolt's Last() does. The same state arises in a write transaction that deletes every
+    /// key of a bucket spanning many pages.
+    @Test("last and prev end when every leaf of a bucket is empty", .timeLimit(.minutes(1)))
+    func everyLeafEmpty() throws {
+        let dir = TemporaryDirectory()
+        let db = try DB.open(path: dir.file("e.db"))
+        try db.update { tx in
+            let b = try tx.createBucket("many")
+            for i in 0..<2_000 { try b.put(Array(String(format: "%06d", i).utf8), [UInt8](repeating: 7, count: 100)) }
+        }
+        try db.update { tx in
+            let b = try tx.bucket("many")!
+            for i in 0..<2_000 { try b.delete(Array(String(format: "%06d", i).utf8)) }
+            let c = b.cursor()
+            #expect(try c.last() == nil)
+            #expect(try c.prev() == nil)
+            #expect(try c.first() == nil)
+            #expect(try c.next() == nil)
+            #expect(try c.seek(Array("000500".utf8)) == nil)
+        }
+        try db.view { (tx: Tx) throws in #expect(try tx.bucket("many")!.cursor().last() == nil) }
+        #expect(try db.checkProblems() == [])
+        try db.close()
+    }
+
+    /// The fuzz input itself (kept in the corpus): a read-only walk ends with an error or a
+    /// result, within the time limit.
+    @Test("a hostile file whose leaves are all empty is walked without hanging", .timeLimit(.minutes(1)))
+    func hostileEmptyLeaves() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let source = url.appendingPathComponent("Fuzz/Corpus/FuzzHostileFile/regression-empty-leaves-last.db").path
+        let dir = TemporaryDirectory()
+        let path = dir.file("empty-leaves.db")
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+        var options = DB.Options()
+        options.readOnly = true
+        guard let db = try? DB.open(path: path, options: options) else { return }
+        _ = try? db.view { tx in
+            try tx.forEach { _, bucket in
+                let c = bucket.cursor()
+                var item = try c.last()
+                var steps = 0
+                while item != nil && steps < 100_000 { item = try c.prev(); steps += 1 }
+            }
+        }
+        _ = try db.checkProblems()
+        try db.close()
+    }
 }
