@@ -21,6 +21,11 @@ public struct ReplicationLag: Sendable, Equatable {
     /// From the last commit returning to its confirmation on every replica, in milliseconds
     /// (nil when it was never confirmed).
     public var catchUpMillis: Double?
+    /// Generations the stream started (1 when it kept up: the first; each more is a queue
+    /// overflow or another reason to start over with a new snapshot).
+    public var generations = 0
+    /// Commits the stream's queue dropped (it overflowed; a new generation followed).
+    public var droppedCommits = 0
 
     /// The fields of a JSON object, without braces.
     public var jsonFields: [String] {
@@ -29,6 +34,7 @@ public struct ReplicationLag: Sendable, Equatable {
             "\"lagMaxMillis\":\(fixed(maxMillis, 3))", "\"lagCommits\":\(commits)", "\"lagUnconfirmed\":\(unconfirmed)",
         ]
         if let catchUpMillis { fields.append("\"catchUpMillis\":\(fixed(catchUpMillis, 3))") }
+        fields += ["\"streamGenerations\":\(generations)", "\"droppedCommits\":\(droppedCommits)"]
         return fields
     }
 
@@ -37,6 +43,7 @@ public struct ReplicationLag: Sendable, Equatable {
         var s = "replication lag p50 \(fixed(p50Millis, 1)) ms, p99 \(fixed(p99Millis, 1)) ms, max \(fixed(maxMillis, 1)) ms over \(commits) commits"
         if unconfirmed > 0 { s += " (\(unconfirmed) never confirmed)" }
         s += catchUpMillis.map { ", caught up \(fixed($0, 1)) ms after the last commit" } ?? ", NOT caught up"
+        if generations > 1 || droppedCommits > 0 { s += "; \(generations) generations, \(droppedCommits) commits dropped by queue overflows" }
         return s
     }
 

@@ -96,8 +96,12 @@ final class StreamBenchStore: BenchStore {
         self.tracker = nil
         store.onCommit = nil
         let caughtUp = controller.flush(timeout: .seconds(600))
-        let lag = tracker.finish()
+        var lag = tracker.finish()
         guard caughtUp else { throw BenchError("\(replica.description): the replica did not catch up within 10 minutes") }
+        // Whether the stream kept up: every queue overflow drops commits and starts a generation.
+        let status = controller.status()
+        lag?.generations = status.generationsStarted
+        lag?.droppedCommits = status.droppedCommits
         return lag
     }
 

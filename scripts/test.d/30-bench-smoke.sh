@@ -77,6 +77,8 @@ for w in ["seq-insert", "rnd-insert", "durable-commit"]:
     if not (streamed.get("lagCommits", 0) > 0 and streamed.get("lagUnconfirmed") == 0 and "catchUpMillis" in streamed
             and 0 <= streamed["lagP50Millis"] <= streamed["lagP99Millis"] <= streamed["lagMaxMillis"]):
         problems.append(f"{w}: no consistent lag figures: {streamed}")
+    if streamed.get("streamGenerations", 0) < 1:
+        problems.append(f"{w}: no stream generation count: {streamed}")
     if not overheads.get(w, {}).get("replicationOverhead", 0) > 0:
         problems.append(f"{w}: no replication overhead")
 for engine in ["witchbolt+stream", "copy"]:
