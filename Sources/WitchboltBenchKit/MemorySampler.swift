@@ -6,6 +6,10 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reads and parses the resident anonymous memory of this process.
 public enum AnonymousMemory {
     /// The `RssAnon` line of a /proc/PID/status text, in bytes (the kernel writes kB); nil
@@ -23,6 +27,17 @@ public enum AnonymousMemory {
             }
         }
         return nil
+    }
+
+    /// Asks glibc's allocator to return the free memory it holds to the system
+    /// (`malloc_trim(0)`, looked up at run time: Swift's Glibc module does not export it, and
+    /// other C libraries lack it, in which case this does nothing).
+    public static func releaseFreedMemory() {
+        #if os(Linux)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        #endif
     }
 
     /// This process's resident anonymous memory in bytes, or nil where /proc/self/status
@@ -69,7 +84,13 @@ public final class MemorySampler: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// Takes the baseline now and starts sampling; nil where /proc/self/status cannot be read.
+    ///
+    /// First, glibc's allocator gives the freed memory it holds back to the system: earlier
+    /// work (a write workload with Stream on leaves hundreds of MiB freed but resident in
+    /// malloc's arenas) would otherwise sit in the baseline and absorb the operation's own
+    /// allocations, hiding them from the peak.
     public init?(interval: Duration = .milliseconds(2)) {
+        AnonymousMemory.releaseFreedMemory()
         guard let baseline = AnonymousMemory.current() else { return nil }
         self.baseline = baseline
         self.state = Mutex(State(peak: baseline))
