@@ -76,12 +76,11 @@ public final class MemorySampler: Sendable {
     private struct State {
         var peak: Int64
         var samples = 0
-        var stopped = false
     }
 
     private let baseline: Int64
     private let state: Mutex<State>
-    private let done = DispatchSemaphore(value: 0)
+    private let poller: PollingThread
 
     /// Takes the baseline now and starts sampling; nil where /proc/self/status cannot be read.
     ///
@@ -94,23 +93,14 @@ public final class MemorySampler: Sendable {
         guard let baseline = AnonymousMemory.current() else { return nil }
         self.baseline = baseline
         self.state = Mutex(State(peak: baseline))
-        let micros = UInt32(Double(interval.components.seconds) * 1e6 + Double(interval.components.attoseconds) / 1e12)
-        let thread = Thread { [self] in
-            while !state.withLock({ $0.stopped }) {
-                sample()
-                usleep(micros)
-            }
-            done.signal()
-        }
-        thread.name = "witchbolt.bench.memory"
-        thread.start()
+        self.poller = PollingThread(name: "witchbolt.bench.memory", interval: interval)
+        poller.start { [self] in sample() }
     }
 
     /// Takes one last sample, stops the thread, and returns the figures.
     public func finish() -> MemoryPeak {
+        poller.stop()
         sample()
-        state.withLock { $0.stopped = true }
-        done.wait()
         return state.withLock { MemoryPeak(baselineBytes: baseline, peakBytes: $0.peak, samples: $0.samples) }
     }
 

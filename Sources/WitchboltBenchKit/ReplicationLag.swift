@@ -84,27 +84,18 @@ public final class LagTracker: Sendable {
     private struct State {
         var commits: [(txID: UInt64, seconds: Double)] = []
         var confirmations: [(seconds: Double, txID: UInt64)] = []
-        var stopped = false
     }
 
     private let state = Mutex(State())
     private let start = ContinuousClock.now
-    private let done = DispatchSemaphore(value: 0)
+    private let poller: PollingThread
     private let confirmed: @Sendable () -> UInt64?
 
     /// Starts polling `confirmed` (e.g. a controller's `confirmedTxID`) every `interval`.
     public init(interval: Duration = .milliseconds(1), confirmed: @escaping @Sendable () -> UInt64?) {
         self.confirmed = confirmed
-        let thread = Thread { [self] in
-            let micros = UInt32(interval.seconds * 1e6)
-            while !state.withLock({ $0.stopped }) {
-                sample()
-                usleep(micros)
-            }
-            done.signal()
-        }
-        thread.name = "witchbolt.bench.lag"
-        thread.start()
+        self.poller = PollingThread(name: "witchbolt.bench.lag", interval: interval)
+        poller.start { [self] in sample() }
     }
 
     /// Notes that the commit of `txID` just returned (call from the committing thread).
@@ -115,9 +106,8 @@ public final class LagTracker: Sendable {
 
     /// Stops polling after one last sample and returns the lag figures (nil without commits).
     public func finish() -> ReplicationLag? {
+        poller.stop()
         sample()
-        state.withLock { $0.stopped = true }
-        done.wait()
         return state.withLock { ReplicationLag.merge(commits: $0.commits, confirmations: $0.confirmations) }
     }
 
@@ -130,9 +120,4 @@ public final class LagTracker: Sendable {
     }
 
     private func seconds() -> Double { elapsed(since: start) }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
