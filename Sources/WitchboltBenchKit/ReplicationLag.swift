@@ -14,9 +14,11 @@ public struct ReplicationLag: Sendable, Equatable {
     public var commits: Int
     /// Commits never confirmed before the tracker stopped.
     public var unconfirmed: Int
-    /// Lag percentiles and maximum over the confirmed commits, in milliseconds.
+    /// The median lag over the confirmed commits, in milliseconds.
     public var p50Millis: Double
+    /// The 99th percentile of the lag (nearest rank), in milliseconds.
     public var p99Millis: Double
+    /// The largest lag, in milliseconds.
     public var maxMillis: Double
     /// From the last commit returning to its confirmation on every replica, in milliseconds
     /// (nil when it was never confirmed).
