@@ -128,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WitchboltCLITests",
-            dependencies: ["Witchbolt", "WitchboltTestSupport"],
+            dependencies: ["Witchbolt", "WitchboltTestSupport", "WitchboltBenchKit"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,7 +1,10 @@
 // The `witchbolt-bench` command: runs the chosen workloads on Witchbolt, LMDB or both, --runs
 // times with the engines alternating which goes first, and prints each engine's median run
 // per workload (human-readable, or one JSON object a line), and with both engines the ratio
-// Witchbolt / LMDB per workload.
+// Witchbolt / LMDB per workload. With --replicate, Witchbolt's write workloads also run with
+// Stream on (engine `witchbolt+stream`, alternated with the others) with their replication
+// lag, the ratio without / with Stream is printed, and the snapshot and restore workloads run
+// against the replica (restore beside a plain copy of the same file).
 
 import ArgumentParser
 import WitchboltBenchKit
@@ -22,6 +25,11 @@ struct WitchboltBenchCommand: ParsableCommand {
             file), seq-scan (a cursor over all keys touching each value's first byte), durable-commit \
             (--commit-count transactions of one put, fsync on unless --no-sync; latency percentiles). \
             Keys are 8-byte big-endian integers, values random bytes, the same for both engines.
+            With --replicate URL: the write workloads run on Witchbolt with and without Stream (engine \
+            witchbolt+stream: replication lag p50/p99/max, catch-up time after the last commit); \
+            snapshot (a full snapshot of a seq-insert database written to the replica; peak anonymous \
+            memory above the baseline) and restore (that snapshot restored into a new file, beside a \
+            plain copy of the file: engine copy) run too. Each database gets its own replica under URL.
             """
     )
 
@@ -32,8 +40,11 @@ struct WitchboltBenchCommand: ParsableCommand {
     @Option(help: "The engine: witchbolt, lmdb or both.")
     var engine: Engine = .both
 
-    @Option(help: "Comma-separated workloads: seq-insert, rnd-insert, rnd-read, seq-scan, durable-commit.")
-    var workloads = BenchWorkload.allCases.map(\.rawValue).joined(separator: ",")
+    @Option(help: "Comma-separated workloads: seq-insert, rnd-insert, rnd-read, seq-scan, durable-commit, snapshot, restore (default: all; snapshot and restore with --replicate).")
+    var workloads: String?
+
+    @Option(help: "Also run the write workloads with Stream on, and snapshot and restore, against this replica (file:///dir, s3://, sftp://, nats://); each database gets its own replica under it.")
+    var replicate: String?
 
     @Option(help: "Number of keys.")
     var count = 1_000_000
@@ -72,7 +83,10 @@ struct WitchboltBenchCommand: ParsableCommand {
     var json = false
 
     private var chosenWorkloads: Set<BenchWorkload> {
-        Set(workloads.split(separator: ",").compactMap { BenchWorkload(rawValue: $0.trimmingCharacters()) })
+        guard let workloads else {
+            return Set(BenchWorkload.engineWorkloads + (replicate != nil ? BenchWorkload.replicaWorkloads : []))
+        }
+        return Set(workloads.split(separator: ",").compactMap { BenchWorkload(rawValue: $0.trimmingCharacters()) })
     }
 
     private var config: BenchConfig {
@@ -89,10 +103,14 @@ struct WitchboltBenchCommand: ParsableCommand {
     }
 
     func validate() throws {
-        for name in workloads.split(separator: ",") where BenchWorkload(rawValue: name.trimmingCharacters()) == nil {
+        for name in (workloads ?? "").split(separator: ",") where BenchWorkload(rawValue: name.trimmingCharacters()) == nil {
             throw ValidationError("unknown workload '\(name)'; choose from \(BenchWorkload.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if chosenWorkloads.isEmpty { throw ValidationError("choose at least one workload") }
+        if replicate == nil, let needs = chosenWorkloads.first(where: \.needsReplica) {
+            throw ValidationError("the \(needs.rawValue) workload needs --replicate URL")
+        }
+        if replicate != nil && engine == .lmdb { throw ValidationError("--replicate replicates Witchbolt: choose --engine witchbolt or both") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
         if let problem = config.problem() { throw ValidationError(problem) }
     }
@@ -100,42 +118,100 @@ struct WitchboltBenchCommand: ParsableCommand {
     func run() throws {
         let directory = try workDirectory()
         let data = BenchData(config: config)
-        let engines: [any BenchEngine] = switch engine {
+        var engines: [any BenchEngine] = switch engine {
         case .witchbolt: [WitchboltBenchEngine()]
         case .lmdb: [LMDBBenchEngine()]
         case .both: [WitchboltBenchEngine(), LMDBBenchEngine()]
+        }
+        var replicaWorkloads: ReplicaWorkloads?
+        if let replicate {
+            do {
+                engines.insert(try StreamBenchEngine(replicaURL: replicate, replicaPerDatabase: true, keep: work), at: 1)
+                replicaWorkloads = try ReplicaWorkloads(replicaURL: replicate, keep: work)
+            } catch {
+                throw ValidationError("--replicate: \(error)")
+            }
         }
         let progress: (String) -> Void = { message in
             let bytes = Array((message + "\n").utf8)
             _ = bytes.withUnsafeBytes { write(2, $0.baseAddress!, $0.count) }
         }
 
-        // Run each engine `runs` times, alternating which engine goes first.
+        // The database that snapshot and restore copy: loaded once, untimed.
+        let replicaChosen = chosenWorkloads.filter(\.needsReplica)
+        let source = "\(directory)/replica-source.db"
+        if replicaWorkloads != nil && !replicaChosen.isEmpty {
+            progress("loading \(source) for snapshot and restore")
+            let loader = BenchRunner(engine: WitchboltBenchEngine(), data: data, directory: directory, keepFiles: true, progress: progress)
+            unlink(source)
+            let store = try WitchboltBenchEngine().open(path: source, config: config)
+            _ = try loader.insert(store, order: Array(0..<UInt64(count)), batchSize: batchSize, workload: .seqInsert)
+            try store.close()
+        }
+
+        // Run each engine `runs` times, alternating which engine goes first; Stream runs the
+        // write workloads only. Then snapshot and restore, restore and copy alternating.
         var results: [String: [BenchWorkload: [BenchResult]]] = [:]
+        func note(_ r: BenchResult) {
+            results[r.engine, default: [:]][r.workload, default: []].append(r)
+            progress("  " + r.summary)
+        }
+        var databaseBytes: Int64?
         for run in 0..<runs {
             let order = run % 2 == 0 ? engines : engines.reversed()
             for e in order {
+                let chosen = e.replicates ? chosenWorkloads.intersection(BenchWorkload.writeWorkloads) : chosenWorkloads.subtracting(BenchWorkload.replicaWorkloads)
+                guard !chosen.isEmpty else { continue }
                 progress("run \(run + 1) of \(runs): \(e.name)")
                 let runner = BenchRunner(engine: e, data: data, directory: directory, keepFiles: work && run == runs - 1, progress: progress)
-                for r in try runner.run(chosenWorkloads) {
-                    results[e.name, default: [:]][r.workload, default: []].append(r)
-                    progress("  " + r.summary)
+                for r in try runner.run(chosen) { note(r) }
+            }
+            if let replicaWorkloads, !replicaChosen.isEmpty {
+                progress("run \(run + 1) of \(runs): snapshot and restore")
+                let (snapshot, replica) = try replicaWorkloads.snapshot(databasePath: source, run: run)
+                defer { if !work { replica.remove() } }
+                if replicaChosen.contains(.snapshot) { note(snapshot) }
+                if replicaChosen.contains(.restore) {
+                    // The copy moves the same bytes as the restore: the file up to the high-water
+                    // mark (the first run restores first, to learn it).
+                    let restore = {
+                        let r = try replicaWorkloads.restore(replica, to: "\(directory)/restored.db")
+                        databaseBytes = r.bytes
+                        note(r)
+                    }
+                    let copy = { try note(replicaWorkloads.plainCopy(from: source, to: "\(directory)/copied.db", limit: databaseBytes)) }
+                    if run % 2 == 0 { try restore(); try copy() } else { try copy(); try restore() }
                 }
             }
         }
+        if !work { unlink(source) }
         if !work && path == nil { rmdir(directory) }
 
         // Report each engine's median run per workload, then the ratios.
         for workload in BenchWorkload.allCases where chosenWorkloads.contains(workload) {
             var medians: [String: BenchResult] = [:]
-            for e in engines {
-                guard let m = BenchResult.median(results[e.name]?[workload] ?? []) else { continue }
-                medians[e.name] = m
+            for name in engines.map(\.name) + ["copy"] {
+                let runs = results[name]?[workload] ?? []
+                guard var m = BenchResult.median(runs) else { continue }
+                // Memory: the worst run counts against the target, not the median one.
+                m.worstPeakAnonAboveBaselineBytes = runs.compactMap { $0.memory?.aboveBaselineBytes }.max()
+                medians[name] = m
                 print(json ? m.jsonLine : m.summary)
             }
             if let w = medians["witchbolt"], let l = medians["lmdb"], l.opsPerSecond > 0 {
                 let ratio = w.opsPerSecond / l.opsPerSecond
                 print(json ? "{\"workload\":\"\(workload.rawValue)\",\"ratio\":\(fixed(ratio, 3))}" : "ratio witchbolt/lmdb \(workload.rawValue): \(fixed(ratio, 2))")
+            }
+            if let plain = medians["witchbolt"], let streamed = medians["witchbolt+stream"], streamed.opsPerSecond > 0 {
+                // Without / with Stream: 1.08 means replication costs 8% of the throughput's time.
+                let ratio = plain.opsPerSecond / streamed.opsPerSecond
+                print(json ? "{\"workload\":\"\(workload.rawValue)\",\"replicate\":true,\"replicationOverhead\":\(fixed(ratio, 3)),\"overheadPercent\":\(fixed((ratio - 1) * 100, 1))}"
+                           : "replication overhead \(workload.rawValue): time with/without Stream \(fixed(ratio, 3)) (\(fixed((ratio - 1) * 100, 1))%)")
+            }
+            if let restore = medians["witchbolt+stream"], let copy = medians["copy"], workload == .restore, copy.megabytesPerSecond > 0 {
+                let ratio = restore.megabytesPerSecond / copy.megabytesPerSecond
+                print(json ? "{\"workload\":\"restore\",\"replicate\":true,\"restoreVsCopy\":\(fixed(ratio, 3))}"
+                           : "restore / plain copy throughput: \(fixed(ratio, 3))")
             }
         }
     }

@@ -15,6 +15,16 @@ public struct BenchResult: Sendable {
     public var latencies: [Double] = []
     /// The size of the database's files after the workload, in bytes (0 when not measured).
     public var fileBytes: Int64 = 0
+    /// Whether every commit was streamed to a replica (engine `witchbolt+stream`, snapshot, restore).
+    public var replicate = false
+    /// Replication lag during the workload (write workloads with a stream).
+    public var lag: ReplicationLag?
+    /// Database bytes moved (snapshot, restore, copy; 0 otherwise): the rate is `megabytesPerSecond`.
+    public var bytes: Int64 = 0
+    /// Resident anonymous memory before and at the peak of the workload (snapshot, restore, copy).
+    public var memory: MemoryPeak?
+    /// Over several runs, the highest peak above baseline (set on the median run when reported).
+    public var worstPeakAnonAboveBaselineBytes: Int64?
 
     /// A result.
     public init(engine: String, workload: BenchWorkload, ops: Int, seconds: Double, latencies: [Double] = [], fileBytes: Int64 = 0) {
@@ -30,13 +40,11 @@ public struct BenchResult: Sendable {
     public var opsPerSecond: Double { seconds > 0 ? Double(ops) / seconds : 0 }
     /// Nanoseconds an operation.
     public var nsPerOp: Double { ops > 0 ? seconds * 1e9 / Double(ops) : 0 }
+    /// MiB (2^20 bytes) of `bytes` a second.
+    public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / 1_048_576 / seconds : 0 }
 
     /// The `p`-th percentile (0...100) of the transaction latencies in microseconds, nearest rank; nil without latencies.
-    public func percentile(_ p: Double) -> Double? {
-        guard !latencies.isEmpty else { return nil }
-        let rank = Int((p / 100 * Double(latencies.count)).rounded(.up))
-        return latencies[min(max(rank, 1), latencies.count) - 1]
-    }
+    public func percentile(_ p: Double) -> Double? { nearestRank(latencies, p) }
 
     /// One compact JSON object: engine, workload, ops, seconds, opsPerSecond, nsPerOp, and for
     /// `durable-commit` p50Micros, p90Micros, p99Micros and maxMicros; fileBytes when measured.
@@ -49,6 +57,14 @@ public struct BenchResult: Sendable {
             fields += ["\"p50Micros\":\(fixed(p50, 1))", "\"p90Micros\":\(fixed(p90, 1))", "\"p99Micros\":\(fixed(p99, 1))", "\"maxMicros\":\(fixed(max, 1))"]
         }
         if fileBytes > 0 { fields.append("\"fileBytes\":\(fileBytes)") }
+        if replicate { fields.append("\"replicate\":true") }
+        if let lag { fields += lag.jsonFields }
+        if bytes > 0 { fields += ["\"bytes\":\(bytes)", "\"megabytesPerSecond\":\(fixed(megabytesPerSecond, 1))"] }
+        if let memory {
+            fields += ["\"baselineAnonBytes\":\(memory.baselineBytes)", "\"peakAnonBytes\":\(memory.peakBytes)",
+                       "\"peakAnonAboveBaselineBytes\":\(memory.aboveBaselineBytes)", "\"memorySamples\":\(memory.samples)"]
+        }
+        if let worst = worstPeakAnonAboveBaselineBytes { fields.append("\"worstPeakAnonAboveBaselineBytes\":\(worst)") }
         return "{" + fields.joined(separator: ",") + "}"
     }
 
@@ -59,6 +75,9 @@ public struct BenchResult: Sendable {
             s += "; tx latency p50 \(fixed(p50, 1)) µs, p90 \(fixed(p90, 1)) µs, p99 \(fixed(p99, 1)) µs, max \(fixed(max, 1)) µs"
         }
         if fileBytes > 0 { s += "; file \(fileBytes) bytes" }
+        if let lag { s += "; " + lag.summary }
+        if bytes > 0 { s += "; \(bytes) bytes, \(fixed(megabytesPerSecond, 1)) MiB/s" }
+        if let memory { s += "; peak anonymous memory \(fixed(Double(memory.aboveBaselineBytes) / 1_048_576, 1)) MiB above the \(fixed(Double(memory.baselineBytes) / 1_048_576, 1)) MiB before" }
         return s
     }
 
@@ -67,6 +86,14 @@ public struct BenchResult: Sendable {
         guard !runs.isEmpty else { return nil }
         return runs.sorted { $0.opsPerSecond < $1.opsPerSecond }[(runs.count - 1) / 2]
     }
+}
+
+/// The `p`-th percentile (0...100) of `sorted` (ascending), nearest rank: the smallest value
+/// with at least p% of the values at or below it; nil when empty.
+public func nearestRank(_ sorted: [Double], _ p: Double) -> Double? {
+    guard !sorted.isEmpty else { return nil }
+    let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+    return sorted[min(max(rank, 1), sorted.count) - 1]
 }
 
 /// `value` with `digits` decimals, without Foundation.

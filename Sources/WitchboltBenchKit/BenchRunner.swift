@@ -33,7 +33,7 @@ public struct BenchRunner {
     /// The path of the file a workload writes (`rnd-read` and `seq-scan` read the `seq-insert` file).
     public func path(for workload: BenchWorkload) -> String {
         switch workload {
-        case .seqInsert, .rndRead, .seqScan: "\(directory)/\(engine.name)-loaded.db"
+        case .seqInsert, .rndRead, .seqScan, .snapshot, .restore: "\(directory)/\(engine.name)-loaded.db"
         case .rndInsert: "\(directory)/\(engine.name)-rnd-insert.db"
         case .durableCommit: "\(directory)/\(engine.name)-commits.db"
         }
@@ -53,9 +53,9 @@ public struct BenchRunner {
             let store = try engine.open(path: path, config: config)
             do {
                 let load = try insert(store, order: Array(0..<UInt64(config.count)), batchSize: config.batchSize, workload: .seqInsert)
+                let lag = try store.finishWrites()
                 if workloads.contains(.seqInsert) {
-                    results.append(BenchResult(engine: engine.name, workload: .seqInsert, ops: config.count, seconds: load.seconds,
-                                               latencies: load.latencies, fileBytes: size(path)))
+                    results.append(result(.seqInsert, ops: config.count, load, lag: lag, path: path))
                 }
                 if workloads.contains(.rndRead) {
                     let start = ContinuousClock.now
@@ -85,8 +85,7 @@ public struct BenchRunner {
             let store = try engine.open(path: path, config: config)
             defer { try? store.close() }
             let load = try insert(store, order: data.insertOrder, batchSize: config.batchSize, workload: .rndInsert)
-            results.append(BenchResult(engine: engine.name, workload: .rndInsert, ops: config.count, seconds: load.seconds,
-                                       latencies: load.latencies, fileBytes: size(path)))
+            results.append(result(.rndInsert, ops: config.count, load, lag: try store.finishWrites(), path: path))
         }
 
         // One put a transaction, durable unless noSync, into a new file.
@@ -96,8 +95,7 @@ public struct BenchRunner {
             let store = try engine.open(path: path, config: config)
             defer { try? store.close() }
             let commits = try insert(store, order: Array(0..<UInt64(config.commitCount)), batchSize: 1, workload: .durableCommit)
-            results.append(BenchResult(engine: engine.name, workload: .durableCommit, ops: config.commitCount, seconds: commits.seconds,
-                                       latencies: commits.latencies, fileBytes: size(path)))
+            results.append(result(.durableCommit, ops: config.commitCount, commits, lag: try store.finishWrites(), path: path))
         }
         if keepFiles {
             for w in Set(workloads.map { path(for: $0) }).sorted() { progress("kept \(w)") }
@@ -123,6 +121,14 @@ public struct BenchRunner {
             if batches % step == 0 { progress("\(engine.name) \(workload.rawValue): \(index) of \(order.count)") }
         }
         return (elapsed(since: start), latencies)
+    }
+
+    /// The result of a write workload, with its replication lag when the engine replicates.
+    private func result(_ workload: BenchWorkload, ops: Int, _ timed: (seconds: Double, latencies: [Double]), lag: ReplicationLag?, path: String) -> BenchResult {
+        var r = BenchResult(engine: engine.name, workload: workload, ops: ops, seconds: timed.seconds, latencies: timed.latencies, fileBytes: size(path))
+        r.replicate = engine.replicates
+        r.lag = lag
+        return r
     }
 
     private func size(_ path: String) -> Int64 {

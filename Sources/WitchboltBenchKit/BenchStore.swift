@@ -12,8 +12,16 @@ public protocol BenchStore: AnyObject {
     /// Walks every key in order in one read transaction, touching the first byte of each
     /// value; returns how many keys it saw.
     func scan() throws -> Int
+    /// Called after a write workload's last commit: waits for replication, if any, and
+    /// returns its lag figures (nil without replication).
+    func finishWrites() throws -> ReplicationLag?
     /// Closes the database.
     func close() throws
+}
+
+extension BenchStore {
+    /// Without replication there is nothing to wait for.
+    public func finishWrites() throws -> ReplicationLag? { nil }
 }
 
 /// An engine the benchmark can run.
@@ -24,4 +32,11 @@ public protocol BenchEngine: Sendable {
     func open(path: String, config: BenchConfig) throws -> any BenchStore
     /// The files the database at `path` consists of (to measure and remove them).
     func files(path: String) -> [String]
+    /// Whether it streams every commit to a replica.
+    var replicates: Bool { get }
+}
+
+extension BenchEngine {
+    /// Engines replicate nothing unless they say so.
+    public var replicates: Bool { false }
 }

@@ -14,9 +14,23 @@ public enum BenchWorkload: String, CaseIterable, Sendable {
     case seqScan = "seq-scan"
     /// `commitCount` write transactions of one put each (fsync on unless `noSync`), with latencies.
     case durableCommit = "durable-commit"
+    /// A full snapshot of the loaded (`seq-insert`) database written to a replica (needs a replica).
+    case snapshot = "snapshot"
+    /// That snapshot restored from the replica into a new file, beside a plain copy of the same
+    /// bytes (needs a replica).
+    case restore = "restore"
+
+    /// The workloads an engine runs by itself (no replica needed).
+    public static let engineWorkloads: [BenchWorkload] = [.seqInsert, .rndInsert, .rndRead, .seqScan, .durableCommit]
+    /// The write workloads, which `--replicate` runs with and without a stream.
+    public static let writeWorkloads: [BenchWorkload] = [.seqInsert, .rndInsert, .durableCommit]
+    /// The workloads that need a replica.
+    public static let replicaWorkloads: [BenchWorkload] = [.snapshot, .restore]
 
     /// Whether the workload reads the file that `seq-insert` loads.
     public var readsLoadedFile: Bool { self == .rndRead || self == .seqScan }
+    /// Whether the workload needs a replica.
+    public var needsReplica: Bool { self == .snapshot || self == .restore }
 }
 
 /// The settings of a benchmark run (bbolt's bench flags, plus page size and commit count).

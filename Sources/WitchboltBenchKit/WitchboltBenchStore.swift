@@ -17,6 +17,10 @@ public struct WitchboltBenchEngine: BenchEngine {
     public var name: String { "witchbolt" }
 
     public func open(path: String, config: BenchConfig) throws -> any BenchStore {
+        try openStore(path: path, config: config)
+    }
+
+    func openStore(path: String, config: BenchConfig) throws -> WitchboltBenchStore {
         var options = DB.Options()
         options.noSync = config.noSync
         options.pageSize = config.pageSize
@@ -32,6 +36,8 @@ final class WitchboltBenchStore: BenchStore {
     private let db: DB
     private let fillPercent: Double
     private static let bucketName = Array("bench".utf8)
+    /// Called with the txid of each insert transaction after it committed (replication lag).
+    var onCommit: ((UInt64) -> Void)?
 
     init(db: DB, fillPercent: Double) throws {
         self.db = db
@@ -40,11 +46,13 @@ final class WitchboltBenchStore: BenchStore {
     }
 
     func insert(_ keys: ArraySlice<UInt64>, data: BenchData) throws {
-        try db.update { tx in
+        let txID = try db.update { tx in
             guard let bucket = try tx.bucket(Self.bucketName) else { throw BenchError("bucket bench is missing") }
             bucket.fillPercent = fillPercent
             for n in keys { try bucket.put(data.key(n), data.value(n)) }
+            return tx.id
         }
+        onCommit?(txID)
     }
 
     func read(_ keys: [UInt64], data: BenchData) throws -> Int {

@@ -43,6 +43,9 @@ public struct DatabaseChecksum: Sendable {
     /// The number of pages in the image.
     public var highWaterMark: UInt64 { UInt64(hashes.count) }
 
+    /// How many page hashes the storage holds without reallocating (tests: growth is geometric).
+    var reservedPages: Int { hashes.capacity }
+
     /// Sets page `id` to `bytes` (one page): XORs the old hash out and the new one in.
     /// Setting a page past the high-water mark grows the image (zero pages in between).
     public mutating func setPage(id: UInt64, bytes: ArraySlice<UInt8>) {
@@ -66,7 +69,10 @@ public struct DatabaseChecksum: Sendable {
             if id >= 2 { dataPages ^= hashes[id] }
             hashes.removeLast()
         }
-        if hashes.count < target { hashes.reserveCapacity(target) }
+        // Grow the storage geometrically: an image fed page by page (`appendImage`, as in every
+        // snapshot and restore) resizes once a page, and reserving exactly `target` each time
+        // made Array reallocate and copy all the hashes every few hundred pages (quadratic).
+        if hashes.capacity < target { hashes.reserveCapacity(Swift.max(target, 2 * hashes.capacity)) }
         while hashes.count < target {
             let id = UInt64(hashes.count)
             let hash = Self.pageHash(id: id, bytes: zeroPage)

@@ -94,4 +94,23 @@ struct ChecksumTests {
             #expect(checksum.value == expected, "chunk \(chunk)")
         }
     }
+    @Test("an image fed page by page grows the hash storage geometrically, not a page at a time")
+    func pageByPageGrowthIsGeometric() {
+        // 100,000 pages of 16 bytes: the old exact reservation reallocated (and copied every
+        // hash) a few hundred times; doubling needs about log2(100,000) = 17 reallocations.
+        let pageSize = 16
+        var checksum = DatabaseChecksum(pageSize: pageSize)
+        var reallocations = 0
+        var capacity = checksum.reservedPages
+        let page = [UInt8](repeating: 7, count: pageSize)
+        for _ in 0..<100_000 {
+            checksum.appendImage(page)
+            if checksum.reservedPages != capacity {
+                reallocations += 1
+                capacity = checksum.reservedPages
+            }
+        }
+        #expect(checksum.highWaterMark == 100_000)
+        #expect(reallocations <= 24, "\(reallocations) reallocations for 100,000 pages")
+    }
 }

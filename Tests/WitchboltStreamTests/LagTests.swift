@@ -65,4 +65,57 @@ struct LagTests {
         #expect(controller.status().dataLossWindowMillis == 0)
         controller.stop()
     }
+    @Test("the confirmed txid is the last commit every replica holds: the slowest replica's")
+    func confirmedTxIDIsTheSlowestReplicas() async throws {
+        let clock = TestClock<Duration>()
+        let streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
+        let shadow = temporaryDirectory("lag-confirmed")
+        defer { try? FileManager.default.removeItem(atPath: shadow) }
+        let fast = MemoryReplica(name: "fast")
+        let slow = MemoryReplica(name: "slow")
+        let db = PageModelDatabase(seed: 53, clock: streamClock)
+        var config = testConfig(shadow: shadow, replicas: [fast, slow], clock: streamClock)
+        config.shutdownTimeout = .milliseconds(200)
+        let controller = try StreamController(config: config, source: db)
+        db.attach(controller)
+        db.commit()
+        #expect(controller.flush())
+        #expect(controller.confirmedTxID == db.txID)
+
+        // The slow replica stops taking artefacts: the fast one moves on, the confirmed txid does not.
+        slow.failing.withLock { $0 = true }
+        db.commit()
+        db.commit()
+        #expect(!controller.flush(timeout: .milliseconds(200)))
+        #expect(controller.status().replicas[0].lastTxID == db.txID)
+        #expect(controller.confirmedTxID == db.txID - 2)
+
+        // Once it works again, both hold everything.
+        slow.failing.withLock { $0 = false }
+        var caughtUp = false
+        for _ in 0..<30 where !caughtUp {
+            await clock.advance(by: .seconds(2))
+            caughtUp = controller.flush(timeout: .milliseconds(500))
+        }
+        #expect(caughtUp)
+        #expect(controller.confirmedTxID == db.txID)
+        controller.stop()
+    }
+
+    @Test("without a replica that holds anything, there is no confirmed txid")
+    func noConfirmedTxIDBeforeShipping() throws {
+        let shadow = temporaryDirectory("lag-unconfirmed")
+        defer { try? FileManager.default.removeItem(atPath: shadow) }
+        let replica = MemoryReplica()
+        replica.failing.withLock { $0 = true }
+        let db = PageModelDatabase(seed: 54, clock: .continuous)
+        var config = testConfig(shadow: shadow, replicas: [replica], clock: .continuous)
+        config.shutdownTimeout = .milliseconds(100)
+        let controller = try StreamController(config: config, source: db)
+        db.attach(controller)
+        db.commit()
+        #expect(!controller.flush(timeout: .milliseconds(200)))
+        #expect(controller.confirmedTxID == nil)
+        controller.stop()
+    }
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark smoke test: a tiny run (2,000 keys, 200 commits, one run, no fsync) of every
 # workload on both engines through `witchbolt-bench --json`, checking that each engine reports
-# each workload with a positive rate and that the ratios are printed; a tiny `witchbolt bench`;
-# and that the `witchbolt` executable does not link LMDB (only witchbolt-bench may).
+# each workload with a positive rate and that the ratios are printed; the same with
+# `--replicate` to a file replica (write workloads with Stream on and their lag and overhead,
+# snapshot and restore with their memory figures, the replica cleaned up afterwards); a tiny
+# `witchbolt bench`; and that the `witchbolt` executable does not link LMDB (only
+# witchbolt-bench may).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -50,6 +53,63 @@ for w in workloads:
     print(f"bench-smoke: {w}: witchbolt {results[('witchbolt', w)]['opsPerSecond']:.0f} ops/s, "
           f"lmdb {results[('lmdb', w)]['opsPerSecond']:.0f} ops/s")
 PY
+
+# With Stream on, to a file replica: every write workload with and without Stream, snapshot, restore.
+"$BIN/witchbolt-bench" --engine witchbolt --count 2000 --batch-size 100 --commit-count 100 --runs 1 \
+    --no-sync --json --path "$WORK/replicated" --replicate "file://$WORK/replica" >"$WORK/replicated.jsonl" 2>"$WORK/err.log" || {
+    cat "$WORK/err.log" >&2
+    echo "bench-smoke: witchbolt-bench --replicate failed" >&2
+    exit 1
+}
+python3 - "$WORK/replicated.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+results = {(l["engine"], l["workload"]): l for l in lines if "engine" in l}
+overheads = {l["workload"]: l for l in lines if "replicationOverhead" in l}
+problems = []
+for w in ["seq-insert", "rnd-insert", "durable-commit"]:
+    plain, streamed = results.get(("witchbolt", w)), results.get(("witchbolt+stream", w))
+    if plain is None or streamed is None:
+        problems.append(f"{w}: missing with or without Stream")
+        continue
+    if not (streamed["opsPerSecond"] > 0 and streamed.get("replicate") is True):
+        problems.append(f"{w}: witchbolt+stream is not a replicated positive rate: {streamed}")
+    if not (streamed.get("lagCommits", 0) > 0 and streamed.get("lagUnconfirmed") == 0 and "catchUpMillis" in streamed
+            and 0 <= streamed["lagP50Millis"] <= streamed["lagP99Millis"] <= streamed["lagMaxMillis"]):
+        problems.append(f"{w}: no consistent lag figures: {streamed}")
+    if streamed.get("streamGenerations", 0) < 1:
+        problems.append(f"{w}: no stream generation count: {streamed}")
+    if not overheads.get(w, {}).get("replicationOverhead", 0) > 0:
+        problems.append(f"{w}: no replication overhead")
+for engine in ["witchbolt+stream", "copy"]:
+    for w in (["snapshot", "restore"] if engine == "witchbolt+stream" else ["restore"]):
+        r = results.get((engine, w))
+        if r is None:
+            problems.append(f"{engine} {w}: no result")
+        elif not (r["bytes"] > 0 and r["megabytesPerSecond"] > 0 and r.get("memorySamples", 0) > 0 and r["peakAnonAboveBaselineBytes"] >= 0):
+            problems.append(f"{engine} {w}: no throughput or memory figures: {r}")
+if not any("restoreVsCopy" in l for l in lines):
+    problems.append("restore: no comparison with the plain copy")
+if ("witchbolt+stream", "rnd-read") in results:
+    problems.append("witchbolt+stream ran a read workload")
+for p in problems:
+    print("bench-smoke:", p, file=sys.stderr)
+if problems:
+    sys.exit(1)
+for w, l in overheads.items():
+    print(f"bench-smoke: {w}: time with/without Stream {l['replicationOverhead']}, "
+          f"lag p99 {results[('witchbolt+stream', w)]['lagP99Millis']} ms")
+print(f"bench-smoke: snapshot {results[('witchbolt+stream', 'snapshot')]['megabytesPerSecond']} MiB/s, "
+      f"restore {results[('witchbolt+stream', 'restore')]['megabytesPerSecond']} MiB/s")
+PY
+if [[ -n "$(ls -A "$WORK/replica" 2>/dev/null)" ]]; then
+    echo "bench-smoke: witchbolt-bench --replicate left objects in the replica: $(ls -A "$WORK/replica")" >&2
+    exit 1
+fi
+"$BIN/witchbolt-bench" --engine lmdb --replicate "file://$WORK/replica" --count 10 --runs 1 >/dev/null 2>&1 && {
+    echo "bench-smoke: --replicate with --engine lmdb should be refused" >&2
+    exit 1
+}
 
 # The CLI's own bench, durable commits included.
 "$BIN/witchbolt" bench --count 2000 --batch-size 100 --write-mode rnd --read-mode rnd --path "$WORK/cli.db" | tee "$WORK/cli.txt"

@@ -9,7 +9,6 @@ import ArgumentParser
 import Foundation
 import Witchbolt
 import WitchboltBenchKit
-import WitchboltStream
 
 #if canImport(Glibc)
 import Glibc
@@ -95,14 +94,13 @@ struct BenchCommand: ParsableCommand {
         defer { if !work { unlink(dbPath) } }
         let config = self.config
         let data = BenchData(config: config)
-        // With --replicate, a stream controller replicates every commit (its shadow log beside the file).
-        let handle = StreamHandle()
+        // With --replicate, a stream controller replicates every commit to the URL (its shadow
+        // log beside the file, kept with --work; the replica is always kept).
         let shadow = dbPath + "-stream"
-        var engine = WitchboltBenchEngine()
+        var engine: any BenchEngine = WitchboltBenchEngine()
         if let replicate {
             do {
-                let replica = try ReplicaFactory.config(url: replicate)
-                engine.observers = [Stream.observer(StreamConfig(shadowDirectory: shadow, replicas: [replica]), handle: handle)]
+                engine = try StreamBenchEngine(replicaURL: replicate, replicaPerDatabase: false, keep: true)
             } catch {
                 printError("witchbolt: --replicate: \(error)")
                 throw EngineExit.failure
@@ -120,11 +118,10 @@ struct BenchCommand: ParsableCommand {
             let writeResult = BenchResult(engine: engine.name, workload: config.batchSize == 1 ? .durableCommit : (writeMode == .seq ? .seqInsert : .rndInsert),
                                           ops: count, seconds: write.seconds, latencies: write.latencies)
             print(line("Write", writeResult))
-            if let controller = handle.controller {
-                // How long the replica needs to hold every commit after the last one.
-                let start = ContinuousClock.now
-                let caughtUp = controller.flush(timeout: .seconds(120))
-                print("# Replicate\t\(caughtUp ? "caught up" : "NOT caught up") \(fixed(elapsed(since: start), 3))s after the last commit\t(data-loss window \(controller.dataLossWindow))")
+            if let lag = try store.finishWrites() {
+                // How long the replica needed to hold each commit, and every commit after the last one.
+                let catchUp = lag.catchUpMillis.map { "caught up \(fixed($0 / 1000, 3))s after the last commit" } ?? "NOT caught up"
+                print("# Replicate\t\(catchUp)\t(lag p50 \(fixed(lag.p50Millis, 1)) ms, p99 \(fixed(lag.p99Millis, 1)) ms, max \(fixed(lag.maxMillis, 1)) ms over \(lag.commits) commits)")
             }
 
             // Read phase on the same file.
