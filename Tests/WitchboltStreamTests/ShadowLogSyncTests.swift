@@ -174,4 +174,60 @@ struct ShadowLogSyncTests {
         let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
         #expect(equalImages)
     }
+
+    @Test("on the real engine: a close with unsealed commits reopens into the same generation; a power loss cutting open.log starts a new one; the restore equals the database")
+    func realEngineCloseAndPowerLoss() throws {
+        let dir = temporaryDirectory("logsync-engine")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let replica = FileReplicaConfig(path: dir + "/replica")
+        var config = StreamConfig(shadowDirectory: dir + "/shadow", syncInterval: .seconds(3600), replicas: [replica])
+        config.shutdownTimeout = .seconds(10)
+        #expect(config.shadowLogSync == .onSeal)
+        let openLogPath = ShadowLog(root: config.shadowDirectory).openLogPath
+        func open() throws -> (DB, StreamController) {
+            let handle = StreamHandle()
+            var options = DB.Options()
+            options.pageFlushObservers = [Stream.observer(config, handle: handle)]
+            let db = try DB.open(path: dir + "/data.db", options: options)
+            return (db, try #require(handle.controller))
+        }
+
+        // First session: a shipped base, then commits left in the open segment, and a clean close.
+        var (db, controller) = try open()
+        for i in 0..<5 { try GenerationEngineTests.put(db, i) }
+        #expect(controller.flush(timeout: .seconds(60)))
+        let first = try #require(controller.status().generation)
+        for i in 5..<10 { try GenerationEngineTests.put(db, i) }
+        #expect(eventually { controller.shared.withLock { $0.unsealedCount == 5 } })
+        try db.close()
+        #expect(ShadowOpenLog.read(path: openLogPath).isEmpty)
+
+        // Second session: the generation goes on. Then the process dies with three commits
+        // in the open log, and a power loss keeps only the first of them.
+        (db, controller) = try open()
+        #expect(controller.status().generation == first)
+        for i in 10..<13 { try GenerationEngineTests.put(db, i) }
+        #expect(eventually { controller.shared.withLock { $0.unsealedCount == 3 } })
+        controller.abandon()
+        try db.close()
+        let records = ShadowOpenLog.read(path: openLogPath)
+        try #require(records.count == 3)
+        #expect(truncate(openLogPath, off_t(records[0].encodedSize + 4)) == 0)
+
+        // Third session: a new generation; the replica restores the database exactly.
+        (db, controller) = try open()
+        try GenerationEngineTests.put(db, 13)
+        #expect(controller.flush(timeout: .seconds(60)))
+        let status = controller.status()
+        #expect(status.generation != nil && status.generation != first)
+        #expect(status.generationReason?.contains("does not follow the last shadowed txid") == true)
+        let export = try db.view { try $0.exportString() }
+        let txID = try db.view { $0.id }
+        try db.close()
+        let output = dir + "/restored.db"
+        let result = try #require(try Restorer.restore(from: [try replica.makeClient()], options: RestoreOptions(outputPath: output)))
+        #expect(result.generation.rawValue == status.generation)
+        #expect(result.txID == txID)
+        #expect(try exportFile(output).export == export)
+    }
 }
