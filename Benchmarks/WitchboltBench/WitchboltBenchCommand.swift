@@ -8,6 +8,7 @@
 
 import ArgumentParser
 import WitchboltBenchKit
+import WitchboltStream
 
 #if canImport(Glibc)
 import Glibc
@@ -45,6 +46,9 @@ struct WitchboltBenchCommand: ParsableCommand {
 
     @Option(help: "Also run the write workloads with Stream on, and snapshot and restore, against this replica (file:///dir, s3://, sftp://, nats://); each database gets its own replica under it.")
     var replicate: String?
+
+    @Option(help: "With --replicate: when Stream syncs its open-segment log, on-seal (the default) or every-batch.")
+    var shadowLogSync = ShadowLogSync.onSeal.rawValue
 
     @Option(help: "Number of keys.")
     var count = 1_000_000
@@ -112,6 +116,11 @@ struct WitchboltBenchCommand: ParsableCommand {
         }
         if replicate != nil && engine == .lmdb { throw ValidationError("--replicate replicates Witchbolt: choose --engine witchbolt or both") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
+        do {
+            _ = try ShadowLogSync(parsing: shadowLogSync)
+        } catch {
+            throw ValidationError("--shadow-log-sync: \(error)")
+        }
         if let problem = config.problem() { throw ValidationError(problem) }
     }
 
@@ -126,7 +135,9 @@ struct WitchboltBenchCommand: ParsableCommand {
         var replicaWorkloads: ReplicaWorkloads?
         if let replicate {
             do {
-                engines.insert(try StreamBenchEngine(replicaURL: replicate, replicaPerDatabase: true, keep: work), at: 1)
+                var stream = try StreamBenchEngine(replicaURL: replicate, replicaPerDatabase: true, keep: work)
+                stream.shadowLogSync = try ShadowLogSync(parsing: shadowLogSync)
+                engines.insert(stream, at: 1)
                 replicaWorkloads = try ReplicaWorkloads(replicaURL: replicate, keep: work)
             } catch {
                 throw ValidationError("--replicate: \(error)")

@@ -20,6 +20,8 @@ public struct StreamBenchEngine: BenchEngine {
     public var keep: Bool
     /// How often the lag tracker reads the confirmed txid.
     public var lagInterval: Duration = .milliseconds(1)
+    /// When the stream syncs its open-segment log (the stream's default: on seal).
+    public var shadowLogSync: ShadowLogSync = .onSeal
 
     private static let opened = Atomic<Int>(0)
 
@@ -45,7 +47,7 @@ public struct StreamBenchEngine: BenchEngine {
         }
         let replica = try ReplicaFactory.config(url: url)
         let handle = StreamHandle()
-        let engine = WitchboltBenchEngine(observers: [Stream.observer(StreamConfig(shadowDirectory: shadow, replicas: [replica]), handle: handle)])
+        let engine = WitchboltBenchEngine(observers: [Stream.observer(StreamConfig(shadowDirectory: shadow, shadowLogSync: shadowLogSync, replicas: [replica]), handle: handle)])
         let store = try engine.openStore(path: path, config: config)
         guard let controller = handle.controller else {
             try? store.close()

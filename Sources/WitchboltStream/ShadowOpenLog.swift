@@ -1,9 +1,11 @@
 // Licensed under the Apache License, Version 2.0.
 //
 // The open segment's durable log: `SHADOW/open.log`. Every record the writer appends to the
-// open segment (with its whole-database checksum) is appended here too, and each batch the
-// writer takes from the queue is made durable with one fdatasync, off the commit path. When
-// the segment is sealed (or the generation ends), the log is emptied.
+// open segment (with its whole-database checksum) is appended here too. When the records
+// are made durable is the configuration's `shadowLogSync` policy (ShadowLogSync.swift): by
+// default only when the stream stops, never per batch of commits. When the segment is sealed
+// (or the generation ends), the log is emptied, durably: the truncation is synced, so that
+// records of an ended generation cannot come back after a power loss.
 //
 // After a crash, the records in the log that follow the last sealed txid of `state.json` are
 // the unsealed tail of the chain. If the database is exactly at the last of them (same txid,
@@ -20,11 +22,14 @@ final class ShadowOpenLog {
     let path: String
     private let file: AppendFile
     private var pendingSync = false
+    /// Called after every fdatasync of the log (tests count them).
+    private let didSync: (@Sendable () -> Void)?
 
-    /// Opens the log at `path`, keeping what it holds.
-    init(path: String) throws {
+    /// Opens the log at `path`, keeping what it holds; `didSync` is called after each fdatasync.
+    init(path: String, didSync: (@Sendable () -> Void)? = nil) throws {
         self.path = path
         self.file = try AppendFile(path: path, truncate: false)
+        self.didSync = didSync
     }
 
     /// Appends a record (made durable by the next `sync`).
@@ -41,12 +46,16 @@ final class ShadowOpenLog {
         guard pendingSync else { return }
         try file.sync()
         pendingSync = false
+        didSync?()
     }
 
-    /// Empties the log (its records are sealed, or belong to a generation that ended).
+    /// Empties the log (its records are sealed, or belong to a generation that ended) and
+    /// makes the truncation durable. Once per seal or rotation, never per commit.
     func reset() throws {
         try file.truncate()
+        try file.sync()
         pendingSync = false
+        didSync?()
     }
 
     /// The valid records of the log at `path`, in order, up to the first damaged entry.

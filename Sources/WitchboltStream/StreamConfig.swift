@@ -66,6 +66,10 @@ public struct StreamConfig: Sendable {
     public var syncInterval: Duration
     /// A segment is sealed early once its records hold this many bytes.
     public var segmentSizeLimit: Int
+    /// When the open segment's log (`SHADOW/open.log`) is made durable: `.onSeal` (the
+    /// default: never on the commit path) or `.everyBatch` (one fdatasync per batch of
+    /// commits; fewer snapshots after a power loss, slower durable commits). See ``ShadowLogSync``.
+    public var shadowLogSync: ShadowLogSync
     /// How many committed transactions may wait for the shadow writer. Past it, commits are
     /// not slowed: the stream drops what it cannot hold and starts a new generation.
     public var queueCapacity: Int
@@ -97,6 +101,7 @@ public struct StreamConfig: Sendable {
         compression: CompressionCodec = .zstd(level: 3),
         syncInterval: Duration = .seconds(1),
         segmentSizeLimit: Int = 16 << 20,
+        shadowLogSync: ShadowLogSync = .onSeal,
         queueCapacity: Int = 4096,
         queueByteCapacity: Int = 256 << 20,
         shadowDirectoryLimit: Int64 = 4 << 30,
@@ -114,6 +119,7 @@ public struct StreamConfig: Sendable {
         self.compression = compression
         self.syncInterval = syncInterval
         self.segmentSizeLimit = segmentSizeLimit
+        self.shadowLogSync = shadowLogSync
         self.queueCapacity = queueCapacity
         self.queueByteCapacity = queueByteCapacity
         self.shadowDirectoryLimit = shadowDirectoryLimit

@@ -259,9 +259,13 @@ struct StreamHooks: Sendable {
     /// Called by the writer before it writes anything to the shadow directory; a thrown error
     /// stands for a full or unwritable disk.
     var shadowWrite: (@Sendable () throws -> Void)?
+    /// Called after every fdatasync of the open segment's log (`SHADOW/open.log`).
+    var openLogSynced: (@Sendable () -> Void)?
 
-    init(beforeShadowWrite: (@Sendable (UInt64) -> Bool)? = nil, shadowWrite: (@Sendable () throws -> Void)? = nil) {
+    init(beforeShadowWrite: (@Sendable (UInt64) -> Bool)? = nil, shadowWrite: (@Sendable () throws -> Void)? = nil,
+         openLogSynced: (@Sendable () -> Void)? = nil) {
         self.beforeShadowWrite = beforeShadowWrite
         self.shadowWrite = shadowWrite
+        self.openLogSynced = openLogSynced
     }
 }

@@ -83,7 +83,7 @@ extension StreamController {
         // Resume the generation the controller's start found intact (with the open segment's
         // records from its log, sealed first), or start a new one.
         do {
-            w.openLog = try ShadowOpenLog(path: shadow.openLogPath)
+            w.openLog = try ShadowOpenLog(path: shadow.openLogPath, didSync: hooks.openLogSynced)
         } catch {
             logger.error("cannot open the shadow log \(shadow.openLogPath): \(error)")
         }
@@ -122,7 +122,7 @@ extension StreamController {
                 }
                 take(info, state: &w)
             }
-            syncOpenLog(state: &w)
+            if config.shadowLogSync == .everyBatch { syncOpenLog(state: &w) }
             if overflowed {
                 rotate("the queue overflowed: commits arrived faster than the shadow writer took them", state: &w)
             }
@@ -158,10 +158,13 @@ extension StreamController {
             }
 
             // Stopping: drain, wait (within the deadline) for a running snapshot, seal, leave.
+            // Whatever the seal did not take (it failed) is synced in the open log, so a
+            // clean stop leaves the shadow log durable under either sync policy.
             if flags.1 && queue.isEmpty {
                 let pastDeadline = flags.2.map { Date() >= $0 } ?? true
                 if w.job == nil || pastDeadline {
                     seal(state: &w)
+                    syncOpenLog(state: &w)
                     pruneShadow(state: &w)
                     shared.withLock { $0.writerFinished = true }
                     publishStatus(state: &w)
@@ -416,7 +419,8 @@ extension StreamController {
         publishUnsealed(state: &w)
     }
 
-    /// Makes the records appended since the last call durable (one fdatasync per batch).
+    /// Makes the records appended since the last call durable (one fdatasync): after every
+    /// batch with `ShadowLogSync.everyBatch`, and when the stream stops.
     private func syncOpenLog(state w: inout WriterState) {
         do {
             try w.openLog?.sync()

@@ -66,4 +66,17 @@ struct CLICompactTests {
         #expect(result.status == 2)
         #expect(result.stderr.contains("--replicate"))
     }
+
+    @Test("bench --shadow-log-sync takes on-seal or every-batch; anything else is a usage error (exit 64) naming the choices")
+    func benchShadowLogSync() throws {
+        let dir = TemporaryDirectory()
+        let good = try CLI.run(["bench", "--count", "200", "--batch-size", "10", "--replicate", "file://" + dir.file("replica"),
+                                "--shadow-log-sync", "every-batch", "--path", dir.file("s.db")])
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.output.contains("# Replicate\tcaught up"))
+        let bad = try CLI.run(["bench", "--count", "10", "--replicate", "file://" + dir.file("replica2"),
+                               "--shadow-log-sync", "always", "--path", dir.file("x.db")])
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("on-seal, every-batch"))
+    }
 }

@@ -9,6 +9,7 @@ import ArgumentParser
 import Foundation
 import Witchbolt
 import WitchboltBenchKit
+import WitchboltStream
 
 #if canImport(Glibc)
 import Glibc
@@ -67,6 +68,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Stream every commit to this replica (file:///dir, s3://, sftp://, nats://) while benchmarking.")
     var replicate: String?
 
+    @Option(help: "With --replicate: when Stream syncs its open-segment log, on-seal (the default) or every-batch.")
+    var shadowLogSync = ShadowLogSync.onSeal.rawValue
+
     private var config: BenchConfig {
         var c = BenchConfig()
         c.count = count
@@ -83,6 +87,11 @@ struct BenchCommand: ParsableCommand {
         if batchSize < 0 { throw ValidationError("--batch-size must not be negative") }
         if let problem = config.problem() { throw ValidationError(problem) }
         if batchSize > 0 && count % batchSize != 0 { throw ValidationError("--count must be a multiple of --batch-size") }
+        do {
+            _ = try ShadowLogSync(parsing: shadowLogSync)
+        } catch {
+            throw ValidationError("--shadow-log-sync: \(error)")
+        }
     }
 
     func run() throws {
@@ -100,7 +109,9 @@ struct BenchCommand: ParsableCommand {
         var engine: any BenchEngine = WitchboltBenchEngine()
         if let replicate {
             do {
-                engine = try StreamBenchEngine(replicaURL: replicate, replicaPerDatabase: false, keep: true)
+                var stream = try StreamBenchEngine(replicaURL: replicate, replicaPerDatabase: false, keep: true)
+                stream.shadowLogSync = try ShadowLogSync(parsing: shadowLogSync)
+                engine = stream
             } catch {
                 printError("witchbolt: --replicate: \(error)")
                 throw EngineExit.failure

@@ -21,6 +21,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("replica"), help: "A replica URL (repeatable); default: a file replica in DIR/replica.")
     var replicas: [String] = []
 
+    @Option(help: "When Stream syncs its open-segment log: on-seal (the default) or every-batch.")
+    var shadowLogSync = ShadowLogSync.onSeal.rawValue
+
     @Option(help: "How many transactions the workload commits.")
     var transactions = 500
 
@@ -37,6 +40,7 @@ struct DemoCommand: ParsableCommand {
             config.snapshotInterval = .seconds(60)
             config.dataLossWindowThreshold = .seconds(10)
             config.shutdownTimeout = .seconds(30)
+            config.shadowLogSync = try ShadowLogSync(parsing: shadowLogSync)
             var options = DB.Options()
             options.pageFlushObservers = [Stream.observer(config, handle: handle)]
 
