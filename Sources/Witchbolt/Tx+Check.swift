@@ -46,7 +46,12 @@ extension Tx {
 
     private func checkBucket(_ bucket: Bucket, name: String, reachable: inout Set<PageID>, freed: Set<PageID>, report: (String) -> Void) {
         if bucket.header.root != 0 {
+            // A root page reached before is a second reference (a cycle of buckets in a corrupt
+            // file): report it, and do not walk its nested buckets again. Walking them once
+            // per reference takes exponential time when the cycle has several nested buckets.
+            let seen = reachable.contains(bucket.header.root)
             checkPage(bucket.header.root, depth: 0, stack: [], lower: nil, upper: nil, bucket: bucket, reachable: &reachable, freed: freed, report: report)
+            if seen { return }
         } else if let inline = bucket.inlinePage, !inline.elementsFit() {
             report("bucket \(name): inline page elements run past its value")
         }

@@ -199,4 +199,23 @@ struct BucketCycleTests {
         #expect(throws: WitchboltError.self) { try db.exportString() }
         try db.close()
     }
+
+    /// FuzzHostileFile's timeout in the final round: a cycle of buckets in which a bucket
+    /// holds several nested buckets pointing back, so `check()` walked each path of the cycle
+    /// again, in exponential time. Kept in the fuzz corpus too.
+    @Test("check reports a branching cycle of buckets once, in linear time", .timeLimit(.minutes(1)))
+    func branchingBucketCycle() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let source = url.appendingPathComponent("Fuzz/Corpus/FuzzHostileFile/regression-bucket-cycle-fanout.db").path
+        let dir = TemporaryDirectory()
+        let path = dir.file("fanout.db")
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+        var options = DB.Options()
+        options.readOnly = true
+        let db = try DB.open(path: path, options: options)
+        let problems = try db.checkProblems()
+        #expect(problems.contains { $0.contains("multiple references") }, "\(problems.prefix(3))")
+        try db.close()
+    }
 }
