@@ -27,7 +27,8 @@ public final class Bucket {
     /// Nested buckets opened in this transaction, by name.
     var children: [[UInt8]: Bucket] = [:]
     /// Every node created in this transaction, kept alive until it ends, so that nodes and
-    /// cursors can refer to each other without reference counting (`unowned(unsafe)`).
+    /// cursors can refer to each other without reference counting (`unowned(unsafe)` parents,
+    /// `Unmanaged` references in cursor frames and the node table).
     var liveNodes: [Node] = []
     /// A cursor reused by get, put, delete and bucket lookups, so they allocate nothing.
     private var scratchCursor: Cursor?
