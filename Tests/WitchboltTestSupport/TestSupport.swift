@@ -19,6 +19,19 @@ public final class TemporaryDirectory: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
+/// A FuzzHostileFile regression input (`Fuzz/Corpus/FuzzHostileFile/NAME`), copied into
+/// `directory` (the repository may be read-only) and opened read-only.
+public func openFuzzRegressionInput(_ name: String, in directory: TemporaryDirectory) throws -> DB {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    let source = url.appendingPathComponent("Fuzz/Corpus/FuzzHostileFile/\(name)").path
+    let path = directory.file(name)
+    try FileManager.default.copyItem(atPath: source, toPath: path)
+    var options = DB.Options()
+    options.readOnly = true
+    return try DB.open(path: path, options: options)
+}
+
 /// The fixtures written by Go bbolt: `../shared/fixtures` beside the repository, or `WITCHBOLT_FIXTURES`.
 public enum Fixtures {
     public static var directory: String? {

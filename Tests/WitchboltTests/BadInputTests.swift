@@ -186,15 +186,8 @@ struct BucketCycleTests {
     /// ancestor's pages, so nested buckets go on forever. Kept in the fuzz corpus too.
     @Test("a cycle of bucket pages is reported by check and refused by export, not a stack overflow")
     func bucketCycle() throws {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        let source = url.appendingPathComponent("Fuzz/Corpus/FuzzHostileFile/regression-bucket-cycle.db").path
         let dir = TemporaryDirectory()
-        let path = dir.file("cycle.db")
-        try FileManager.default.copyItem(atPath: source, toPath: path)
-        var options = DB.Options()
-        options.readOnly = true
-        let db = try DB.open(path: path, options: options)
+        let db = try openFuzzRegressionInput("regression-bucket-cycle.db", in: dir)
         #expect(try !db.checkProblems().isEmpty)
         #expect(throws: WitchboltError.self) { try db.exportString() }
         try db.close()
@@ -205,15 +198,8 @@ struct BucketCycleTests {
     /// again, in exponential time. Kept in the fuzz corpus too.
     @Test("check reports a branching cycle of buckets once, in linear time", .timeLimit(.minutes(1)))
     func branchingBucketCycle() throws {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        let source = url.appendingPathComponent("Fuzz/Corpus/FuzzHostileFile/regression-bucket-cycle-fanout.db").path
         let dir = TemporaryDirectory()
-        let path = dir.file("fanout.db")
-        try FileManager.default.copyItem(atPath: source, toPath: path)
-        var options = DB.Options()
-        options.readOnly = true
-        let db = try DB.open(path: path, options: options)
+        let db = try openFuzzRegressionInput("regression-bucket-cycle-fanout.db", in: dir)
         let problems = try db.checkProblems()
         #expect(problems.contains { $0.contains("multiple references") }, "\(problems.prefix(3))")
         try db.close()

@@ -127,15 +127,8 @@ struct CursorTests {
     /// result, within the time limit.
     @Test("a hostile file whose leaves are all empty is walked without hanging", .timeLimit(.minutes(1)))
     func hostileEmptyLeaves() throws {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        let source = url.appendingPathComponent("Fuzz/Corpus/FuzzHostileFile/regression-empty-leaves-last.db").path
         let dir = TemporaryDirectory()
-        let path = dir.file("empty-leaves.db")
-        try FileManager.default.copyItem(atPath: source, toPath: path)
-        var options = DB.Options()
-        options.readOnly = true
-        guard let db = try? DB.open(path: path, options: options) else { return }
+        guard let db = try? openFuzzRegressionInput("regression-empty-leaves-last.db", in: dir) else { return }
         _ = try? db.view { tx in
             try tx.forEach { _, bucket in
                 let c = bucket.cursor()
