@@ -333,11 +333,8 @@ public final class Bucket {
     /// - Important: the buffers are valid only during each call; do not modify the bucket
     ///   inside `body`.
     public func forEachInPlace(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws {
-        let c = Cursor(bucket: self)
-        var item = try c.firstRaw()
-        while let (k, v, flags) = item {
+        try Cursor(bucket: self).forEachRaw { k, v, flags in
             try body(k, flags & PageLayout.bucketLeafFlag != 0 ? nil : v)
-            item = try c.nextRaw()
         }
     }
 

@@ -296,8 +296,29 @@ public final class Cursor {
             // The views point at memory that lives as long as the transaction.
             return (inode.key, inode.value, inode.flags)
         }
-        let p = top.page!
-        return (p.leafKey(top.index), p.leafValue(top.index), p.leafFlags(top.index))
+        let (flags, key, value) = top.page!.leafElement(top.index)
+        return (key, value, flags)
+    }
+
+    /// Calls `body` for every element from the first on, in order. The elements of a leaf
+    /// read from the map go by in one loop over the page; the cursor moves between leaves
+    /// (and over materialised nodes) as `nextRaw` does.
+    func forEachRaw(_ body: (RawItem) throws -> Void) throws {
+        var item = try firstRaw()
+        while let current = item {
+            let top = stack[stack.count - 1]
+            if top.nodeRef == nil, let p = top.page {
+                let n = top.count
+                for i in top.index..<n {
+                    let (flags, key, value) = p.leafElement(i)
+                    try body((key, value, flags))
+                }
+                stack[stack.count - 1].index = n - 1
+            } else {
+                try body(current)
+            }
+            item = try nextRaw()
+        }
     }
 
     /// The leaf node under the cursor, materialising the path to it (bbolt: Cursor.node).

@@ -44,10 +44,16 @@ extension DB {
         pendingInitialFrames = nil
     }
 
-    /// Hands a commit's frames to every observer (from the commit, writer lock held).
+    /// Hands a commit's frames to every observer (from the commit, writer lock held); with
+    /// none, their buffers go back to the page pool (an observer may keep its frames, so
+    /// theirs are never reused).
     func notifyObservers(_ tx: Tx, frames: [PageBuffer], metaPage: PageBuffer) {
         let observers = stateLock.withLock { state.observers }
-        guard !observers.isEmpty else { return }
+        guard !observers.isEmpty else {
+            pagePool.recycle(frames)
+            pagePool.recycle([metaPage])
+            return
+        }
         var all = frames.map { PageFrame(id: $0.id, overflow: $0.overflow, data: $0.bytes) }
         all.append(PageFrame(id: metaPage.id, overflow: 0, data: metaPage.bytes))
         let info = PageFlushInfo(

@@ -23,7 +23,7 @@ import Logging
 /// pool when they may block on disk (see the Concurrency section of the README).
 public final class DB: @unchecked Sendable {
     // @unchecked Sendable because every mutable field is guarded: `state` by `stateLock`,
-    // writes by `writerLock` (only the writer touches `freelist` and `fileSize`), and meta
+    // writes by `writerLock` (only the writer touches `freelist`, `fileSize` and `pagePool`), and meta
     // page reads and writes by `metaLock`.
 
     /// The file's path.
@@ -43,6 +43,8 @@ public final class DB: @unchecked Sendable {
     /// The free list; nil in a read-only database until `check` loads it.
     var freelist: Freelist?
     var fileSize: Int64
+    /// One-page buffers reused by write transactions (guarded by `writerLock`).
+    var pagePool: PagePool
 
     struct State {
         var map: MemoryMap
@@ -112,6 +114,7 @@ public final class DB: @unchecked Sendable {
             pageSize = try Self.discoverPageSize(file: file, fileSize: size, path: path)
         }
         fileSize = size
+        pagePool = PagePool(pageSize: pageSize)
         // Both meta pages must be inside the file before anything reads them through the map.
         guard size >= Int64(2 * pageSize) else {
             throw WitchboltError(.invalid, "invalid database: \(path) has \(size) bytes, less than its two \(pageSize)-byte meta pages")

@@ -136,7 +136,8 @@ public final class Tx {
             try database.ensureCapacity(pages: newHighWaterMark + 1, pageSize: pageSize)
             meta.pgid = newHighWaterMark
         }
-        dirty.append(PageBuffer(id: id, count: count, pageSize: pageSize, fill: write))
+        let recycled = count == 1 ? database.pagePool.take() : nil
+        dirty.append(PageBuffer(id: id, count: count, pageSize: pageSize, recycled: recycled, fill: write))
         stats.pageAllocations += count
         return id
     }
@@ -154,7 +155,11 @@ public final class Tx {
 
     func rollbackUnchecked() {
         guard isOpen else { return }
-        if isWritable { database.discardWrites(of: self) }
+        if isWritable {
+            database.discardWrites(of: self)
+            // Nothing saw the unwritten pages: their buffers can be reused.
+            database.pagePool.recycle(dirty)
+        }
         close()
     }
 

@@ -69,6 +69,22 @@ struct PageRef {
         return UnsafeRawBufferPointer(start: e + pos + ksize, count: vsize)
     }
 
+    /// Leaf element `i`: flags, key and value from one read of its header (both views empty
+    /// when its data would lie outside the page).
+    @inline(__always) func leafElement(_ i: Int) -> (flags: UInt32, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let off = PageLayout.headerSize + i * PageLayout.leafElementSize
+        let e = base + off
+        let flags = e.loadUnaligned(as: UInt32.self)
+        let pos = Int(e.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let ksize = Int(e.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+        let vsize = Int(e.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+        guard off + pos + ksize + vsize <= extent else {
+            let empty = UnsafeRawBufferPointer(start: base, count: 0)
+            return (flags, off + pos + ksize <= extent ? UnsafeRawBufferPointer(start: e + pos, count: ksize) : empty, empty)
+        }
+        return (flags, UnsafeRawBufferPointer(start: e + pos, count: ksize), UnsafeRawBufferPointer(start: e + pos + ksize, count: vsize))
+    }
+
     // MARK: Branch elements
 
     @inline(__always) func branchKey(_ i: Int) -> UnsafeRawBufferPointer {

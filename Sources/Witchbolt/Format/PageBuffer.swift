@@ -22,21 +22,32 @@ struct PageBuffer {
     }
 
     /// A buffer of `count` pages filled by `fill`, which returns how many leading bytes it
-    /// wrote; only the rest is zeroed (the bytes are written once, not zeroed first).
-    init(id: PageID, count: Int, pageSize: Int, fill: (UnsafeMutableRawPointer) -> Int) {
+    /// wrote; only the rest is zeroed (the bytes are written once, not zeroed first). A
+    /// single page reuses `recycled` (a pooled one-page buffer) when given.
+    init(id: PageID, count: Int, pageSize: Int, recycled: [UInt8]? = nil, fill: (UnsafeMutableRawPointer) -> Int) {
         self.id = id
         self.overflow = UInt32(count - 1)
         let total = count * pageSize
+        if var reused = recycled, reused.count == total {
+            reused.withUnsafeMutableBytes { Self.fill($0.baseAddress!, id: id, count: count, total: total, fill) }
+            self.bytes = reused
+            return
+        }
         self.bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
-            let p = UnsafeMutableRawPointer(buffer.baseAddress!)
-            // The header's first 16 bytes are always ours; zero them before the writer fills in fields.
-            p.initializeMemory(as: UInt8.self, repeating: 0, count: PageLayout.headerSize)
-            p.storeBytes(of: id, as: UInt64.self)
-            p.storeBytes(of: UInt32(count - 1), toByteOffset: 12, as: UInt32.self)
-            let written = max(PageLayout.headerSize, min(fill(p), total))
-            (p + written).initializeMemory(as: UInt8.self, repeating: 0, count: total - written)
+            Self.fill(UnsafeMutableRawPointer(buffer.baseAddress!), id: id, count: count, total: total, fill)
             initialized = total
         }
+    }
+
+    /// Writes the header, lets `fill` write the page, and zeroes what it left.
+    @inline(__always)
+    private static func fill(_ p: UnsafeMutableRawPointer, id: PageID, count: Int, total: Int, _ fill: (UnsafeMutableRawPointer) -> Int) {
+        // The header's first 16 bytes are always ours; zero them before the writer fills in fields.
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: PageLayout.headerSize)
+        p.storeBytes(of: id, as: UInt64.self)
+        p.storeBytes(of: UInt32(count - 1), toByteOffset: 12, as: UInt32.self)
+        let written = max(PageLayout.headerSize, min(fill(p), total))
+        (p + written).initializeMemory(as: UInt8.self, repeating: 0, count: total - written)
     }
 
     /// Writes a freelist page holding `ids` (sorted), with bbolt's count-overflow form.

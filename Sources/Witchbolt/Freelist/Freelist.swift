@@ -14,6 +14,13 @@ struct PendingPages {
     var ids: [PageID] = []
     var allocatedBy: [TxID] = []
     var lastReleaseBegin: TxID = 0
+
+    /// Records one freed page.
+    @inline(__always)
+    mutating func append(_ id: PageID, allocatedBy txid: TxID) {
+        ids.append(id)
+        allocatedBy.append(txid)
+    }
 }
 
 /// The in-memory free list; subclasses keep the free ids.
@@ -21,9 +28,9 @@ class Freelist {
     /// Pages freed by transactions still visible to some reader, by freeing txid.
     var pending: [TxID: PendingPages] = [:]
     /// The transaction that allocated each page allocated since the last reload.
-    var allocs: [PageID: TxID] = [:]
+    var allocs = AllocationTable()
     /// Every free and pending id, for double-free detection.
-    var cache: Set<PageID> = []
+    var cache = PageBitmap()
 
     // MARK: Strategy (overridden)
 
@@ -49,8 +56,8 @@ class Freelist {
     func load(_ ids: [PageID]) {
         let sorted = ids.sorted()
         pending = [:]
-        allocs = [:]
-        cache = Set(sorted)
+        allocs.removeAll()
+        cache = PageBitmap(sorted)
         setFreeIDs(sorted)
     }
 
@@ -60,14 +67,15 @@ class Freelist {
         for p in pending.values { pendingIDs.formUnion(p.ids) }
         let free = ids.filter { !pendingIDs.contains($0) }.sorted()
         setFreeIDs(free)
-        cache = pendingIDs.union(free)
+        cache = PageBitmap(free)
+        for id in pendingIDs { cache.insert(id) }
     }
 
     /// Allocates `count` contiguous pages for transaction `txid`; 0 when no run fits.
     func allocate(txid: TxID, count: Int) -> PageID {
         let id = allocateRun(count)
         if id != 0 {
-            allocs[id] = txid
+            allocs.record(id, by: txid)
             for i in 0..<PageID(count) { cache.remove(id + i) }
         }
         return id
@@ -78,13 +86,12 @@ class Freelist {
     @discardableResult
     func free(txid: TxID, id: PageID, overflow: UInt32, isFreelistPage: Bool = false) -> Bool {
         guard id > 1 else { return false }
-        var allocatedBy = allocs.isEmpty ? 0 : (allocs.removeValue(forKey: id) ?? 0)
+        var allocatedBy = allocs.remove(id)
         if allocatedBy == 0 && isFreelistPage { allocatedBy = txid &- 1 }
         for page in id...(id + PageID(overflow)) {
-            guard cache.insert(page).inserted else { return false }
+            guard cache.insert(page) else { return false }
             // Appended in place: a copy of the entry would copy its arrays on every free.
-            pending[txid, default: PendingPages()].ids.append(page)
-            pending[txid, default: PendingPages()].allocatedBy.append(allocatedBy)
+            pending[txid, default: PendingPages()].append(page, allocatedBy: allocatedBy)
         }
         return true
     }
@@ -133,12 +140,12 @@ class Freelist {
                 cache.remove(id)
                 let by = entry.allocatedBy[i]
                 if by == 0 { continue }
-                if by != txid { allocs[id] = by } else { throwAway.append(id) }
+                if by != txid { allocs.record(id, by: by) } else { throwAway.append(id) }
             }
             pending[txid] = nil
             if !throwAway.isEmpty { mergeSpans(throwAway) }
         }
-        allocs = allocs.filter { $0.value != txid }
+        allocs.removeAll(allocatedBy: txid)
     }
 
     /// Whether `id` is free or pending.

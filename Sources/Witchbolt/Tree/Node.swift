@@ -88,7 +88,8 @@ final class Node {
         inodes.reserveCapacity(n + 1)
         if isLeaf {
             for i in 0..<n {
-                inodes.append(Inode(flags: page.leafFlags(i), pgid: 0, key: page.leafKey(i), value: page.leafValue(i)))
+                let (flags, key, value) = page.leafElement(i)
+                inodes.append(Inode(flags: flags, pgid: 0, key: key, value: value))
             }
         } else {
             for i in 0..<n {
@@ -103,6 +104,10 @@ final class Node {
 
     /// Writes the node's elements into the page at `p`, whose header is zeroed (bbolt:
     /// node.write); returns the number of bytes written from the page's start.
+    ///
+    /// Keys and values read from one page lie back to back in the map, in element order, as
+    /// they will in the new page; such runs are copied with one `memcpy` each instead of two
+    /// per element (a leaf changed by one put is then two or three copies).
     @discardableResult
     func write(to p: UnsafeMutableRawPointer) -> Int {
         precondition(inodes.count < 0xFFFF, "node has \(inodes.count) elements, more than a page can count")
@@ -110,6 +115,23 @@ final class Node {
         p.storeBytes(of: UInt16(inodes.count), toByteOffset: 10, as: UInt16.self)
         let e = elementSize
         var off = PageLayout.headerSize + e * inodes.count
+        // The run of source bytes not yet copied, and where in the page it goes.
+        var runSource: UnsafeRawPointer?
+        var runLength = 0
+        var runDestination = off
+        @inline(__always) func copy(_ bytes: UnsafeRawBufferPointer) {
+            guard bytes.count > 0 else { return }
+            let source = bytes.baseAddress!
+            if let start = runSource, start + runLength == source {
+                runLength += bytes.count
+            } else {
+                if let start = runSource { (p + runDestination).copyMemory(from: start, byteCount: runLength) }
+                runSource = source
+                runLength = bytes.count
+                runDestination = off
+            }
+            off += bytes.count
+        }
         for (i, inode) in inodes.enumerated() {
             let elem = PageLayout.headerSize + i * e
             if isLeaf {
@@ -122,11 +144,10 @@ final class Node {
                 p.storeBytes(of: UInt32(inode.key.count), toByteOffset: elem + 4, as: UInt32.self)
                 p.storeBytes(of: inode.pgid, toByteOffset: elem + 8, as: UInt64.self)
             }
-            if inode.key.count > 0 { (p + off).copyMemory(from: inode.key.baseAddress!, byteCount: inode.key.count) }
-            off += inode.key.count
-            if inode.value.count > 0 { (p + off).copyMemory(from: inode.value.baseAddress!, byteCount: inode.value.count) }
-            off += inode.value.count
+            copy(inode.key)
+            copy(inode.value)
         }
+        if let start = runSource { (p + runDestination).copyMemory(from: start, byteCount: runLength) }
         return off
     }
 
