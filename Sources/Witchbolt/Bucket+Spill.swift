@@ -61,7 +61,7 @@ extension Bucket {
             var h = header
             h.root = 0
             h.write(to: p.baseAddress!)
-            n.write(to: p.baseAddress! + PageLayout.bucketHeaderSize)
+            n.write(to: p.baseAddress! + PageLayout.bucketHeaderSize, capacity: p.count - PageLayout.bucketHeaderSize)
         }
         return value
     }

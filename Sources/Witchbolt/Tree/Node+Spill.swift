@@ -61,10 +61,12 @@ extension Node {
             let end = n + 1 < cuts.count ? cuts[n + 1] : inodes.count
             let next = Node(bucket: bucket, isLeaf: isLeaf, parent: parent)
             next.inodes = Array(inodes[cut..<end])
+            next.dataSize = Self.dataSize(of: inodes[cut..<end])
             parent!.children.append(next)
             nodes.append(next)
             bucket.tx.stats.splitCount += 1
         }
+        dataSize -= Self.dataSize(of: inodes[cuts[0]...])
         inodes.removeSubrange(cuts[0]...)
         return nodes
     }
@@ -94,7 +96,7 @@ extension Node {
             }
             // Allocate contiguous space for the node and write it.
             let count = (node.size + tx.pageSize - 1) / tx.pageSize
-            node.pgid = try tx.allocatePages(count) { p in node.write(to: p) }
+            node.pgid = try tx.allocatePages(count) { p in node.write(to: p, capacity: count * tx.pageSize) }
             node.spilled = true
 
             // Record the node's new page in its parent.
@@ -155,6 +157,7 @@ extension Node {
                 let child = try bucket.node(inodes[0].pgid, parent: self)
                 isLeaf = child.isLeaf
                 inodes = child.inodes
+                dataSize = child.dataSize
                 children = child.children
                 // Reparent all child nodes being moved.
                 for inode in inodes {
@@ -200,6 +203,7 @@ extension Node {
 
         // Move the right node's inodes to the left node and remove the right node.
         left.inodes += right.inodes
+        left.dataSize += right.dataSize
         parent.delete(right.key)
         parent.removeChild(right)
         bucket.nodes[right.pgid] = nil

@@ -34,6 +34,10 @@ final class Node {
     unowned(unsafe) var parent: Node?
     var children: [Node] = []
     @exclusivity(unchecked) var inodes: [Inode] = []
+    /// The key and value bytes of `inodes`, kept up to date by every change to them, so
+    /// that sizing a node at commit does not walk its elements again (debug builds check it
+    /// against a recount; `write` traps rather than write past its page).
+    var dataSize = 0
     /// True while every change to the node has appended an element after its last key: a
     /// sequential load, whose split fills pages (see Node+Spill.swift).
     var appendOnly = true
@@ -59,21 +63,18 @@ final class Node {
 
     /// The size of the page this node writes.
     var size: Int {
-        var s = PageLayout.headerSize
-        let e = elementSize
-        for inode in inodes { s += e + inode.key.count + inode.value.count }
-        return s
+        assert(dataSize == Self.dataSize(of: inodes[...]), "node \(pgid): kept data size \(dataSize) differs from its elements'")
+        return PageLayout.headerSize + elementSize * inodes.count + dataSize
     }
 
-    /// Whether the node's page is smaller than `limit`, without summing every inode.
-    func sizeLessThan(_ limit: Int) -> Bool {
-        var s = PageLayout.headerSize
-        let e = elementSize
-        for inode in inodes {
-            s += e + inode.key.count + inode.value.count
-            if s >= limit { return false }
-        }
-        return true
+    /// Whether the node's page is smaller than `limit`.
+    func sizeLessThan(_ limit: Int) -> Bool { size < limit }
+
+    /// The key and value bytes of `elements`.
+    static func dataSize(of elements: ArraySlice<Inode>) -> Int {
+        var total = 0
+        for inode in elements { total += inode.key.count + inode.value.count }
+        return total
     }
 
     // MARK: Reading and writing pages
@@ -86,16 +87,21 @@ final class Node {
         let n = page.count
         inodes.removeAll(keepingCapacity: true)
         inodes.reserveCapacity(n + 1)
+        var total = 0
         if isLeaf {
             for i in 0..<n {
                 let (flags, key, value) = page.leafElement(i)
                 inodes.append(Inode(flags: flags, pgid: 0, key: key, value: value))
+                total += key.count + value.count
             }
         } else {
             for i in 0..<n {
-                inodes.append(Inode(flags: 0, pgid: page.branchPageID(i), key: page.branchKey(i), value: Self.empty))
+                let key = page.branchKey(i)
+                inodes.append(Inode(flags: 0, pgid: page.branchPageID(i), key: key, value: Self.empty))
+                total += key.count
             }
         }
+        dataSize = total
         key = inodes.first?.key ?? Self.empty
     }
 
@@ -103,14 +109,16 @@ final class Node {
     static var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
     /// Writes the node's elements into the page at `p`, whose header is zeroed (bbolt:
-    /// node.write); returns the number of bytes written from the page's start.
+    /// node.write); returns the number of bytes written from the page's start. Traps
+    /// rather than write past `capacity` bytes.
     ///
     /// Keys and values read from one page lie back to back in the map, in element order, as
     /// they will in the new page; such runs are copied with one `memcpy` each instead of two
     /// per element (a leaf changed by one put is then two or three copies).
     @discardableResult
-    func write(to p: UnsafeMutableRawPointer) -> Int {
+    func write(to p: UnsafeMutableRawPointer, capacity: Int) -> Int {
         precondition(inodes.count < 0xFFFF, "node has \(inodes.count) elements, more than a page can count")
+        precondition(size <= capacity, "node \(pgid) of \(size) bytes written into \(capacity)")
         p.storeBytes(of: isLeaf ? PageLayout.leafFlag : PageLayout.branchFlag, toByteOffset: 8, as: UInt16.self)
         p.storeBytes(of: UInt16(inodes.count), toByteOffset: 10, as: UInt16.self)
         let e = elementSize
@@ -172,6 +180,7 @@ final class Node {
         let (index, exact) = search(oldKey)
         let inode = Inode(flags: flags, pgid: pgid, key: newKey, value: value)
         if exact {
+            dataSize -= inodes[index].key.count + inodes[index].value.count
             inodes[index] = inode
             appendOnly = false
         } else if index == inodes.count {
@@ -180,12 +189,14 @@ final class Node {
             appendOnly = false
             inodes.insert(inode, at: index)
         }
+        dataSize += newKey.count + value.count
     }
 
     /// Inserts `inode` at `index` (found by a search), or replaces the element there.
     @inline(__always)
     func insert(_ inode: Inode, at index: Int, replacing: Bool) {
         if replacing {
+            dataSize -= inodes[index].key.count + inodes[index].value.count
             inodes[index] = inode
             appendOnly = false
         } else if index == inodes.count {
@@ -194,13 +205,15 @@ final class Node {
             appendOnly = false
             inodes.insert(inode, at: index)
         }
+        dataSize += inode.key.count + inode.value.count
     }
 
     /// Removes the element with `key`, if present (bbolt: node.del).
     func delete(_ key: UnsafeRawBufferPointer) {
         let (index, exact) = search(key)
         guard exact else { return }
-        inodes.remove(at: index)
+        let removed = inodes.remove(at: index)
+        dataSize -= removed.key.count + removed.value.count
         unbalanced = true
         appendOnly = false
     }
