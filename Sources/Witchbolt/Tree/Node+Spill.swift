@@ -87,28 +87,12 @@ extension Node {
         // The child list is only used for spill tracking.
         children = []
 
-        // Split the node into page-sized pieces; the first is self.
-        for node in split(pageSize: tx.pageSize) {
-            // Free the node's old page, if it is not new.
-            if node.pgid > 0 {
-                try tx.freePage(node.pgid)
-                node.pgid = 0
-            }
-            // Allocate contiguous space for the node and write it.
-            let count = (node.size + tx.pageSize - 1) / tx.pageSize
-            node.pgid = try tx.allocatePages(count) { p in node.write(to: p, capacity: count * tx.pageSize) }
-            node.spilled = true
-
-            // Record the node's new page in its parent.
-            if let parent = node.parent {
-                guard !node.inodes.isEmpty, !node.inodes[0].key.isEmpty else {
-                    throw WitchboltError(.corrupted, "a page of bucket rooted at \(bucket.header.root) holds an empty key")
-                }
-                let oldKey = node.key.isEmpty ? node.inodes[0].key : node.key
-                parent.put(oldKey: oldKey, newKey: node.inodes[0].key, value: Node.empty, pgid: node.pgid, flags: 0)
-                node.key = node.inodes[0].key
-            }
-            tx.stats.spillCount += 1
+        // Split the node into page-sized pieces; the first is self. Most nodes do not split:
+        // they are written without building a one-element array of pieces.
+        if inodes.count <= PageLayout.minKeysPerPage * 2 || sizeLessThan(tx.pageSize) {
+            try writePiece(self, tx: tx)
+        } else {
+            for node in split(pageSize: tx.pageSize) { try writePiece(node, tx: tx) }
         }
 
         // If the root split and created a new root, spill that too.
@@ -116,6 +100,30 @@ extension Node {
             children = []
             try parent.spill()
         }
+    }
+
+    /// Writes one piece of a spilled node to new pages and records it in its parent.
+    private func writePiece(_ node: Node, tx: Tx) throws {
+        // Free the node's old page, if it is not new.
+        if node.pgid > 0 {
+            try tx.freePage(node.pgid)
+            node.pgid = 0
+        }
+        // Allocate contiguous space for the node and write it.
+        let count = (node.size + tx.pageSize - 1) / tx.pageSize
+        node.pgid = try tx.allocatePages(count) { p in node.write(to: p, capacity: count * tx.pageSize) }
+        node.spilled = true
+
+        // Record the node's new page in its parent.
+        if let parent = node.parent {
+            guard !node.inodes.isEmpty, !node.inodes[0].key.isEmpty else {
+                throw WitchboltError(.corrupted, "a page of bucket rooted at \(bucket.header.root) holds an empty key")
+            }
+            let oldKey = node.key.isEmpty ? node.inodes[0].key : node.key
+            parent.put(oldKey: oldKey, newKey: node.inodes[0].key, value: Node.empty, pgid: node.pgid, flags: 0)
+            node.key = node.inodes[0].key
+        }
+        tx.stats.spillCount += 1
     }
 
     /// Sorts `children` by first key (bbolt sorts them the same way before spilling). Each
