@@ -50,6 +50,12 @@ struct WitchboltBenchCommand: ParsableCommand {
     @Option(help: "With --replicate: when Stream syncs its open-segment log, on-seal (the default) or every-batch.")
     var shadowLogSync = ShadowLogSync.onSeal.rawValue
 
+    @Option(help: "With --replicate: how Stream compresses artefacts, zstd:LEVEL (-7 to 22) or none.")
+    var compression = "zstd:\(CompressionCodec.default.level)"
+
+    @Option(help: "With --replicate: the directory for the shadow directories (default: beside each database file; another disk shows what the shared disk costs).")
+    var shadowDir: String?
+
     @Option(help: "Number of keys.")
     var count = 1_000_000
 
@@ -121,6 +127,9 @@ struct WitchboltBenchCommand: ParsableCommand {
         } catch {
             throw ValidationError("--shadow-log-sync: \(error)")
         }
+        if CompressionCodec(string: compression) == nil {
+            throw ValidationError("--compression: '\(compression)' is not zstd:LEVEL (-7 to 22) or none")
+        }
         if let problem = config.problem() { throw ValidationError(problem) }
     }
 
@@ -137,6 +146,8 @@ struct WitchboltBenchCommand: ParsableCommand {
             do {
                 var stream = try StreamBenchEngine(replicaURL: replicate, replicaPerDatabase: true, keep: work)
                 stream.shadowLogSync = try ShadowLogSync(parsing: shadowLogSync)
+                stream.compression = CompressionCodec(string: compression) ?? .default
+                stream.shadowParent = shadowDir
                 engines.insert(stream, at: 1)
                 replicaWorkloads = try ReplicaWorkloads(replicaURL: replicate, keep: work)
             } catch {

@@ -22,6 +22,11 @@ public struct StreamBenchEngine: BenchEngine {
     public var lagInterval: Duration = .milliseconds(1)
     /// When the stream syncs its open-segment log (the stream's default: on seal).
     public var shadowLogSync: ShadowLogSync = .onSeal
+    /// How artefacts are compressed (the stream's default: zstd level 3).
+    public var compression: CompressionCodec = .default
+    /// The directory the shadow directories go in (nil: beside each database file), e.g. on
+    /// another disk than the database, as an operator may place it.
+    public var shadowParent: String?
 
     private static let opened = Atomic<Int>(0)
 
@@ -38,7 +43,7 @@ public struct StreamBenchEngine: BenchEngine {
 
     public func open(path: String, config: BenchConfig) throws -> any BenchStore {
         // A fresh shadow log and, with replicaPerDatabase, a fresh replica for every open.
-        let shadow = path + "-stream"
+        let shadow = shadowParent.map { "\($0)/\((path as NSString).lastPathComponent)-stream" } ?? path + "-stream"
         try? FileManager.default.removeItem(atPath: shadow)
         var url = replicaURL
         if replicaPerDatabase {
@@ -47,7 +52,7 @@ public struct StreamBenchEngine: BenchEngine {
         }
         let replica = try ReplicaFactory.config(url: url)
         let handle = StreamHandle()
-        let engine = WitchboltBenchEngine(observers: [Stream.observer(StreamConfig(shadowDirectory: shadow, shadowLogSync: shadowLogSync, replicas: [replica]), handle: handle)])
+        let engine = WitchboltBenchEngine(observers: [Stream.observer(StreamConfig(shadowDirectory: shadow, compression: compression, shadowLogSync: shadowLogSync, replicas: [replica]), handle: handle)])
         let store = try engine.openStore(path: path, config: config)
         guard let controller = handle.controller else {
             try? store.close()

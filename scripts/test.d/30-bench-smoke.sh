@@ -3,7 +3,8 @@
 # workload on both engines through `witchbolt-bench --json`, checking that each engine reports
 # each workload with a positive rate and that the ratios are printed; the same with
 # `--replicate` to a file replica (write workloads with Stream on and their lag and overhead,
-# snapshot and restore with their memory figures, the replica cleaned up afterwards); a tiny
+# snapshot and restore with their memory figures, `--compression` and `--shadow-dir`, the
+# replica cleaned up afterwards); a tiny
 # `witchbolt bench`; and that the `witchbolt` executable does not link LMDB (only
 # witchbolt-bench may).
 set -euo pipefail
@@ -54,9 +55,11 @@ for w in workloads:
           f"lmdb {results[('lmdb', w)]['opsPerSecond']:.0f} ops/s")
 PY
 
-# With Stream on, to a file replica: every write workload with and without Stream, snapshot, restore.
+# With Stream on, to a file replica: every write workload with and without Stream, snapshot,
+# restore; zstd level 1 and the shadow directories in a directory of their own.
 "$BIN/witchbolt-bench" --engine witchbolt --count 2000 --batch-size 100 --commit-count 100 --runs 1 \
-    --no-sync --json --path "$WORK/replicated" --replicate "file://$WORK/replica" >"$WORK/replicated.jsonl" 2>"$WORK/err.log" || {
+    --no-sync --json --path "$WORK/replicated" --replicate "file://$WORK/replica" \
+    --compression zstd:1 --shadow-dir "$WORK/shadows" >"$WORK/replicated.jsonl" 2>"$WORK/err.log" || {
     cat "$WORK/err.log" >&2
     echo "bench-smoke: witchbolt-bench --replicate failed" >&2
     exit 1
@@ -102,6 +105,15 @@ for w, l in overheads.items():
 print(f"bench-smoke: snapshot {results[('witchbolt+stream', 'snapshot')]['megabytesPerSecond']} MiB/s, "
       f"restore {results[('witchbolt+stream', 'restore')]['megabytesPerSecond']} MiB/s")
 PY
+if [[ ! -d "$WORK/shadows" ]] || compgen -G "$WORK/replicated/*-stream" >/dev/null; then
+    echo "bench-smoke: --shadow-dir was not used for the shadow directories" >&2
+    exit 1
+fi
+if "$BIN/witchbolt-bench" --engine witchbolt --replicate "file://$WORK/replica" --compression lz4 --count 10 --runs 1 >/dev/null 2>"$WORK/err.log" \
+    || ! grep -q -- "--compression" "$WORK/err.log"; then
+    echo "bench-smoke: --compression lz4 should be refused naming the option" >&2
+    exit 1
+fi
 if [[ -n "$(ls -A "$WORK/replica" 2>/dev/null)" ]]; then
     echo "bench-smoke: witchbolt-bench --replicate left objects in the replica: $(ls -A "$WORK/replica")" >&2
     exit 1
