@@ -22,6 +22,11 @@ final class ShadowOpenLog {
     let path: String
     private let file: AppendFile
     private var pendingSync = false
+    /// The encoding buffer, kept between appends: a record of a large commit is megabytes,
+    /// and a fresh buffer each time was mapped, faulted in page by page and unmapped again.
+    /// Not kept past `scratchLimit` bytes.
+    private var scratch = ByteWriter()
+    private static let scratchLimit = 32 << 20
     /// Called after every fdatasync of the log (tests count them).
     private let didSync: (@Sendable () -> Void)?
 
@@ -34,10 +39,11 @@ final class ShadowOpenLog {
 
     /// Appends a record (made durable by the next `sync`).
     func append(_ record: TransactionRecord) throws {
-        var w = ByteWriter(capacity: record.encodedSize + 4)
-        w.u32(record.pageSize)
-        try record.encode(into: &w)
-        try file.append(w.bytes)
+        scratch.bytes.removeAll(keepingCapacity: scratch.bytes.capacity <= Self.scratchLimit)
+        scratch.bytes.reserveCapacity(record.encodedSize + 4)
+        scratch.u32(record.pageSize)
+        try record.encode(into: &scratch)
+        try file.append(scratch.bytes)
         pendingSync = true
     }
 
