@@ -129,6 +129,8 @@ final class Node {
         var runDestination = off
         @inline(__always) func copy(_ bytes: UnsafeRawBufferPointer) {
             guard bytes.count > 0 else { return }
+            // The kept size decided the capacity; never trust it with the page's bounds.
+            precondition(off + bytes.count <= capacity, "node \(pgid) overruns its \(capacity)-byte page")
             let source = bytes.baseAddress!
             if let start = runSource, start + runLength == source {
                 runLength += bytes.count
