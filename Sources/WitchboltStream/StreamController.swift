@@ -158,7 +158,7 @@ public final class StreamController: PageFlushObserver, Sendable {
     /// replicas). A commit whose txid is at most this value is on every replica.
     ///
     /// Cheaper than ``status()`` (one lock, no lag computation), so that a benchmark can poll
-    /// it every millisecond to time each commit's replication lag.
+    /// it every few milliseconds to time each commit's replication lag.
     public var confirmedTxID: UInt64? {
         shared.withLock { s in
             var lowest: UInt64?
