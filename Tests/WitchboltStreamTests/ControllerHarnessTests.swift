@@ -328,6 +328,15 @@ func eventually(timeout: TimeInterval = 20, _ condition: () -> Bool) -> Bool {
 /// Compares two images without printing them when they differ (they are large).
 func imagesEqual(_ a: [UInt8]?, _ b: [UInt8]?) -> Bool { a == b }
 
+/// Expects the newest generation on `replica` to replay up to `db`'s last commit and to give
+/// back its image byte for byte.
+func expectNewestReplay(of replica: any ReplicaClient, equals db: PageModelDatabase, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let replay = try Replay.newest(replica)
+    #expect(replay.lastTxID == db.txID, sourceLocation: sourceLocation)
+    let equalImages = imagesEqual(replay.images[db.txID], db.image)
+    #expect(equalImages, "the replay at txid \(db.txID) differs from the database", sourceLocation: sourceLocation)
+}
+
 /// Wraps any replica client and makes every call fail while `failing` is set (an outage).
 final class FlakyReplica: ReplicaClient, Sendable {
     let inner: any ReplicaClient

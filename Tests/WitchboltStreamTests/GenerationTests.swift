@@ -57,10 +57,7 @@ struct GenerationTests {
         #expect(try s.generations().count == 1)
         let snapshots = try s.replica.list(prefix: "generations/").filter { $0.key.hasSuffix(".snapshot") }
         #expect(snapshots.count == 1)
-        let replay = try Replay.newest(s.replica)
-        #expect(replay.lastTxID == s.db.txID)
-        let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
-        #expect(equalImages)
+        try expectNewestReplay(of: s.replica, equals: s.db)
     }
 
     @Test("a crash after the shadow log caught up continues the same generation")
@@ -101,10 +98,7 @@ struct GenerationTests {
         #expect(status.generationReason?.contains("does not follow the last shadowed txid") == true)
         controller.stop()
         #expect(try s.generations().count == 2)
-        let replay = try Replay.newest(s.replica)
-        #expect(replay.lastTxID == s.db.txID)
-        let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
-        #expect(equalImages)
+        try expectNewestReplay(of: s.replica, equals: s.db)
     }
 
     @Test("a crash between the commit and the shadow write starts a new generation")
@@ -125,10 +119,7 @@ struct GenerationTests {
         #expect(controller.flush())
         #expect(controller.status().generation != generation)
         controller.stop()
-        let replay = try Replay.newest(s.replica)
-        #expect(replay.lastTxID == s.db.txID)
-        let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
-        #expect(equalImages)
+        try expectNewestReplay(of: s.replica, equals: s.db)
     }
 
     @Test("a txid gap starts a new generation whose snapshot covers the missing commits")
@@ -223,10 +214,7 @@ struct GenerationTests {
         #expect(controller.flush())
         #expect(controller.status().generation == generation)
         controller.stop()
-        let replay = try Replay.newest(s.replica)
-        #expect(replay.lastTxID == s.db.txID)
-        let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
-        #expect(equalImages)
+        try expectNewestReplay(of: s.replica, equals: s.db)
     }
 
     @Test("a torn last entry of the open segment's log ends it there")

@@ -11,7 +11,7 @@ struct SFTPConfigTests {
     /// A readable file to stand for a private key (validation checks that it is readable).
     let keyPath: String = {
         let path = NSTemporaryDirectory() + "witchbolt-sftp-config-key-\(UInt32.random(in: 0...UInt32.max))"
-        FileManager.default.createFile(atPath: path, contents: Data("not really a key".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("not really a key".utf8))
         return path
     }()
 

@@ -48,6 +48,20 @@ struct ShadowLogSyncTests {
             return controller
         }
 
+        /// A started controller whose generation holds one sealed commit, followed by `n`
+        /// commits the writer has taken but not sealed; and that generation.
+        func startWithUnsealedCommits(_ n: Int) throws -> (StreamController, String) {
+            let controller = try start()
+            db.commit()
+            #expect(controller.flush())
+            let generation = try #require(controller.status().generation)
+            for i in 1...n {
+                db.commit()
+                #expect(eventually { controller.shared.withLock { $0.unsealedCount == i } })
+            }
+            return (controller, generation)
+        }
+
         var openLogPath: String { ShadowLog(root: shadow).openLogPath }
 
         func snapshotCount() throws -> Int {
@@ -100,14 +114,7 @@ struct ShadowLogSyncTests {
     func cleanStopResumes() throws {
         let s = Setup(seed: 42)
         defer { s.cleanup() }
-        var controller = try s.start()
-        s.db.commit()
-        #expect(controller.flush())
-        let generation = try #require(controller.status().generation)
-        for i in 1...3 {
-            s.db.commit()
-            #expect(eventually { controller.shared.withLock { $0.unsealedCount == i } })
-        }
+        var (controller, generation) = try s.startWithUnsealedCommits(3)
         controller.stop()
         #expect(ShadowOpenLog.read(path: s.openLogPath).isEmpty)
         #expect(ShadowLog(root: s.shadow).loadState()?.lastTxID == s.db.txID)
@@ -120,10 +127,7 @@ struct ShadowLogSyncTests {
         #expect(controller.status().generation == generation)
         controller.stop()
         #expect(try s.snapshotCount() == 1)
-        let replay = try Replay.newest(s.replica)
-        #expect(replay.lastTxID == s.db.txID)
-        let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
-        #expect(equalImages)
+        try expectNewestReplay(of: s.replica, equals: s.db)
     }
 
     /// What a power loss leaves of the three unsynced records of the open log.
@@ -138,14 +142,7 @@ struct ShadowLogSyncTests {
     func powerLossStartsNewGeneration(loss: PowerLoss) throws {
         let s = Setup(seed: 43)
         defer { s.cleanup() }
-        var controller = try s.start()
-        s.db.commit()
-        #expect(controller.flush())
-        let generation = try #require(controller.status().generation)
-        for i in 1...3 {
-            s.db.commit()
-            #expect(eventually { controller.shared.withLock { $0.unsealedCount == i } })
-        }
+        var (controller, generation) = try s.startWithUnsealedCommits(3)
         // The process dies; the database is durable at its last commit (its observers ran).
         controller.abandon()
         let records = ShadowOpenLog.read(path: s.openLogPath)
@@ -169,10 +166,7 @@ struct ShadowLogSyncTests {
         #expect(status.generationReason?.contains("does not follow the last shadowed txid") == true)
         controller.stop()
         #expect(try s.snapshotCount() == 2)
-        let replay = try Replay.newest(s.replica)
-        #expect(replay.lastTxID == s.db.txID)
-        let equalImages = imagesEqual(replay.images[s.db.txID], s.db.image)
-        #expect(equalImages)
+        try expectNewestReplay(of: s.replica, equals: s.db)
     }
 
     @Test("on the real engine: a close with unsealed commits reopens into the same generation; a power loss cutting open.log starts a new one; the restore equals the database")

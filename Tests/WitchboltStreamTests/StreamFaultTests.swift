@@ -52,10 +52,7 @@ struct StreamFaultTests {
         #expect(controller.flush())
         #expect(controller.status().generation != first)
         controller.stop()
-        let replay = try Replay.newest(replica)
-        #expect(replay.lastTxID == db.txID)
-        let equalImages = imagesEqual(replay.images[db.txID], db.image)
-        #expect(equalImages)
+        try expectNewestReplay(of: replica, equals: db)
     }
 
     @Test("a replica that fails for a while catches up when it recovers, with nothing lost", arguments: TestBackend.enabled)
