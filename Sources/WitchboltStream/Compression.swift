@@ -220,26 +220,126 @@ public final class StreamingDecompressor {
 public enum Compression {
     /// Compresses `bytes` with `codec`.
     public static func compress(_ bytes: [UInt8], codec: CompressionCodec) throws -> [UInt8] {
-        guard codec != .none else { return bytes }
-        let compressor = try StreamingCompressor(codec: codec)
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count / 2 + 64)
-        try compressor.compress(bytes) { out += $0 }
-        try compressor.finish { out += $0 }
+        try BodyCodec(codec: codec).compress(bytes[...], appendingTo: &out)
         return out
     }
 
     /// Decompresses `bytes`, which must expand to exactly `expectedCount` bytes.
     public static func decompress(_ bytes: [UInt8], codec: CompressionCodec, expectedCount: UInt64, name: String) throws -> [UInt8] {
-        let decompressor = try StreamingDecompressor(codec: codec, name: name, limit: expectedCount)
         var out: [UInt8] = []
-        // Reserve what the header announces, within reason: a hostile header must not reserve gigabytes.
-        out.reserveCapacity(Int(min(expectedCount, 16 << 20)))
-        try decompressor.decompress(bytes) { out += $0 }
-        try decompressor.finish()
-        guard UInt64(out.count) == expectedCount else {
-            throw StreamError(.corruptArtefact, "\(name): body decompresses to \(out.count) bytes, its trailer says \(expectedCount)")
-        }
+        try BodyCodec(codec: codec).decompress(bytes[...], expectedCount: expectedCount, name: name, into: &out)
         return out
+    }
+}
+
+/// Compresses and decompresses whole in-memory bodies (segments) in one call each, keeping
+/// its zstd contexts between calls: a context is megabytes of tables, and the stream's writer
+/// seals a segment many times a second under heavy writes. Output goes straight into the
+/// caller's buffer, without intermediate chunks.
+final class BodyCodec {
+    let codec: CompressionCodec
+    private var compressionContext: OpaquePointer?
+    private var decompressionContext: OpaquePointer?
+
+    /// A codec for `codec`; contexts are created on first use.
+    init(codec: CompressionCodec) {
+        self.codec = codec
+    }
+
+    deinit {
+        if let compressionContext { ZSTD_freeCCtx(compressionContext) }
+        if let decompressionContext { ZSTD_freeDCtx(decompressionContext) }
+    }
+
+    /// Appends the compressed form of `bytes` to `out` (one zstd frame).
+    func compress(_ bytes: ArraySlice<UInt8>, appendingTo out: inout [UInt8]) throws {
+        guard case .zstd(let level) = codec else {
+            out.append(contentsOf: bytes)
+            return
+        }
+        if compressionContext == nil {
+            guard let context = ZSTD_createCCtx() else {
+                throw StreamError(.io, "zstd: cannot allocate a compression context")
+            }
+            compressionContext = context
+            try StreamingCompressor.check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(clamping: level)), "set level \(level)")
+            try StreamingCompressor.check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 0), "set checksum flag")
+        }
+        // Room for the worst case, then cut to what zstd wrote.
+        let start = out.count
+        let bound = ZSTD_compressBound(bytes.count)
+        out.append(contentsOf: repeatElement(0, count: bound))
+        let written = try bytes.withUnsafeBytes { source in
+            try out.withUnsafeMutableBytes { target in
+                let rc = ZSTD_compress2(compressionContext, target.baseAddress! + start, bound, source.baseAddress, source.count)
+                try StreamingCompressor.check(rc, "compress")
+                return rc
+            }
+        }
+        out.removeLast(bound - written)
+    }
+
+    /// Replaces the contents of `out` with the decompressed `bytes`, which must come to exactly
+    /// `expectedCount` bytes. The buffer grows with what the data really produces, never to
+    /// what a hostile header announces. Errors are `.corruptArtefact` naming `name`.
+    func decompress(_ bytes: ArraySlice<UInt8>, expectedCount: UInt64, name: String, into out: inout [UInt8]) throws {
+        out.removeAll(keepingCapacity: true)
+        guard codec != .none else {
+            guard UInt64(bytes.count) == expectedCount else {
+                throw StreamError(.corruptArtefact, "\(name): body holds \(bytes.count) bytes, its trailer says \(expectedCount)")
+            }
+            out.append(contentsOf: bytes)
+            return
+        }
+        if decompressionContext == nil {
+            guard let context = ZSTD_createDCtx() else {
+                throw StreamError(.io, "zstd: cannot allocate a decompression context")
+            }
+            // A window past 128 MiB is not something our compressor writes: refuse it.
+            _ = ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 27)
+            decompressionContext = context
+        }
+        _ = ZSTD_DCtx_reset(decompressionContext, ZSTD_reset_session_only)
+        // One byte past the expected size, so that a body producing more is seen as such.
+        let limit = Int(clamping: expectedCount) &+ 1
+        out.append(contentsOf: repeatElement(0, count: min(limit, max(1 << 16, bytes.count &* 4))))
+        var produced = 0
+        var frameComplete = false
+        try bytes.withUnsafeBytes { source in
+            var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+            while true {
+                let before = (input.pos, produced)
+                let rc: Int = out.withUnsafeMutableBytes { target in
+                    var buffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: produced)
+                    let rc = ZSTD_decompressStream(decompressionContext, &buffer, &input)
+                    produced = buffer.pos
+                    return rc
+                }
+                if ZSTD_isError(rc) != 0 {
+                    throw StreamError(.corruptArtefact, "\(name): zstd data is damaged (\(String(cString: ZSTD_getErrorName(rc))))")
+                }
+                guard produced < limit else {
+                    throw StreamError(.corruptArtefact, "\(name): decompresses to more than the \(expectedCount) bytes its trailer announces")
+                }
+                // rc == 0: a frame just ended; a call that moved nothing says nothing about frames.
+                if rc == 0 {
+                    frameComplete = true
+                } else if input.pos > before.0 || produced > before.1 {
+                    frameComplete = false
+                }
+                if input.pos == input.size && produced < out.count { return }
+                if produced == out.count {
+                    out.append(contentsOf: repeatElement(0, count: min(limit, out.count * 2) - out.count))
+                }
+            }
+        }
+        guard frameComplete else {
+            throw StreamError(.corruptArtefact, "\(name): compressed body ends in the middle of a zstd frame")
+        }
+        guard produced == expectedCount else {
+            throw StreamError(.corruptArtefact, "\(name): body decompresses to \(produced) bytes, its trailer says \(expectedCount)")
+        }
+        out.removeLast(out.count - produced)
     }
 }

@@ -18,30 +18,55 @@ public enum SegmentFile {
 
     /// The bytes of a segment holding `records` (consecutive txids, matching `header`).
     public static func encode(header: ArtefactHeader, records: [TransactionRecord]) throws -> [UInt8] {
+        var payload = ByteWriter(capacity: records.reduce(0) { $0 + $1.encodedSize })
+        for record in records {
+            try record.checkFrames()
+            try record.encode(into: &payload)
+        }
+        var bytes: [UInt8] = []
+        try encode(header: header, payload: payload.bytes, links: records.map(\.link), codec: BodyCodec(codec: header.codec), into: &bytes)
+        return bytes
+    }
+
+    /// The bytes of a segment whose body is `payload`, the records of `links` already encoded
+    /// back to back (as the open segment keeps them), compressed with `codec`, into `bytes`
+    /// (replacing its contents, reusing its capacity).
+    static func encode(header: ArtefactHeader, payload: [UInt8], links: [RecordLink], codec: BodyCodec, into bytes: inout [UInt8]) throws {
         let name = "segment \(hex(header.minTxID, digits: 16))-\(hex(header.maxTxID, digits: 16))"
         guard header.kind == .segment else {
             throw StreamError(.corruptArtefact, "\(name): header kind is \(header.kind), not segment")
         }
-        try checkChain(header: header, records: records, name: name)
-        // The payload: the records, one after the other.
-        var payload = ByteWriter(capacity: records.reduce(0) { $0 + $1.encodedSize })
-        for record in records { try record.encode(into: &payload) }
-        let body = try Compression.compress(payload.bytes, codec: header.codec)
+        guard codec.codec == header.codec else {
+            throw StreamError(.io, "\(name): the codec \(codec.codec) is not the header's \(header.codec)")
+        }
+        try checkChain(header: header, links: links, name: name)
         // The file: header, body, trailer; the checksum covers everything before it.
-        var w = ByteWriter(capacity: ArtefactHeader.encodedSize + body.count + trailerSize)
+        var w = ByteWriter()
+        swap(&w.bytes, &bytes)
+        defer { swap(&w.bytes, &bytes) }
+        w.bytes.removeAll(keepingCapacity: true)
         w.raw(try header.encode())
-        w.raw(body)
-        w.u64(UInt64(records.count))
-        w.u64(UInt64(payload.bytes.count))
-        w.u64(UInt64(body.count))
+        try codec.compress(payload[...], appendingTo: &w.bytes)
+        let bodySize = w.bytes.count - ArtefactHeader.encodedSize
+        w.u64(UInt64(links.count))
+        w.u64(UInt64(payload.count))
+        w.u64(UInt64(bodySize))
         w.u64(XXH64.hash(w.bytes))
-        return w.bytes
     }
 
-    /// Decodes a segment file named `name` (the replica key or local path, for messages).
-    ///
-    /// Errors are `StreamError(.corruptArtefact, "<name>: what is wrong")`.
-    public static func decode(_ bytes: [UInt8], name: String) throws -> (ArtefactHeader, [TransactionRecord]) {
+    /// What the frame of a segment file says, checked without decompressing it.
+    struct Envelope {
+        var header: ArtefactHeader
+        /// Where the compressed body lies in the file.
+        var body: Range<Int>
+        var recordCount: UInt64
+        var payloadSize: UInt64
+    }
+
+    /// Checks the header, the trailer and the file checksum of a segment named `name`,
+    /// without decompressing its body: what the uploader checks before shipping a segment that
+    /// was verified record by record when it was sealed.
+    static func envelope(_ bytes: [UInt8], name: String) throws -> Envelope {
         let header = try ArtefactHeader.decode(bytes[...], expecting: .segment, name: name)
         guard bytes.count >= ArtefactHeader.encodedSize + trailerSize else {
             throw StreamError(.corruptArtefact, "\(name): truncated: \(bytes.count) bytes, no room for the trailer")
@@ -62,23 +87,32 @@ public enum SegmentFile {
         guard payloadSize <= maxPayloadSize else {
             throw StreamError(.corruptArtefact, "\(name): announced body of \(payloadSize) bytes is too large")
         }
-        // Then the body, bounded by the size the trailer announced.
-        let body = Array(bytes[ArtefactHeader.encodedSize..<bodyEnd])
-        let payload = try Compression.decompress(body, codec: header.codec, expectedCount: payloadSize, name: name)
-        // Then every record, and the chain they form against the header.
         guard recordCount <= payloadSize / UInt64(TransactionRecord.fixedSize + 8) else {
             throw StreamError(.corruptArtefact, "\(name): record count \(recordCount) cannot fit in \(payloadSize) bytes")
         }
+        return Envelope(header: header, body: ArtefactHeader.encodedSize..<bodyEnd, recordCount: recordCount, payloadSize: payloadSize)
+    }
+
+    /// Decodes a segment file named `name` (the replica key or local path, for messages).
+    ///
+    /// Errors are `StreamError(.corruptArtefact, "<name>: what is wrong")`.
+    public static func decode(_ bytes: [UInt8], name: String) throws -> (ArtefactHeader, [TransactionRecord]) {
+        let envelope = try envelope(bytes, name: name)
+        let header = envelope.header
+        // Then the body, bounded by the size the trailer announced.
+        var payload: [UInt8] = []
+        try BodyCodec(codec: header.codec).decompress(bytes[envelope.body], expectedCount: envelope.payloadSize, name: name, into: &payload)
+        // Then every record, and the chain they form against the header.
         var reader = ByteReader(payload[...], name: name)
         var records: [TransactionRecord] = []
-        records.reserveCapacity(Int(recordCount))
-        for _ in 0..<recordCount {
+        records.reserveCapacity(Int(envelope.recordCount))
+        for _ in 0..<envelope.recordCount {
             records.append(try TransactionRecord.decode(from: &reader, pageSize: header.pageSize))
         }
         guard reader.remaining == 0 else {
             throw StreamError(.corruptArtefact, "\(name): \(reader.remaining) stray bytes after the last record")
         }
-        try checkChain(header: header, records: records, name: name)
+        try checkChain(header: header, links: records.map(\.link), name: name)
         return (header, records)
     }
 
@@ -87,9 +121,10 @@ public enum SegmentFile {
         try ArtefactHeader.decode(bytes[...], expecting: .segment, name: name)
     }
 
-    /// Checks that `records` are consecutive, span the header's txids and times, and share its page size.
-    static func checkChain(header: ArtefactHeader, records: [TransactionRecord], name: String) throws {
-        guard let first = records.first, let last = records.last else {
+    /// Checks that `links` are consecutive, span the header's txids and times, and share its
+    /// page size. (Each record's frames are checked where it is encoded or decoded.)
+    static func checkChain(header: ArtefactHeader, links: [RecordLink], name: String) throws {
+        guard let first = links.first, let last = links.last else {
             throw StreamError(.corruptArtefact, "\(name): holds no transaction")
         }
         guard first.txID == header.minTxID, last.txID == header.maxTxID else {
@@ -98,8 +133,8 @@ public enum SegmentFile {
         guard first.timestampMillis == header.firstTimestampMillis, last.timestampMillis == header.lastTimestampMillis else {
             throw StreamError(.corruptArtefact, "\(name): record commit times do not match the header's")
         }
-        var previous: TransactionRecord?
-        for record in records {
+        var previous: RecordLink?
+        for record in links {
             guard record.pageSize == header.pageSize else {
                 throw StreamError(.corruptArtefact, "\(name): txid \(record.txID): page size \(record.pageSize) differs from the header's \(header.pageSize)")
             }
@@ -112,15 +147,6 @@ public enum SegmentFile {
                 }
                 guard record.timestampMillis >= previous.timestampMillis else {
                     throw StreamError(.corruptArtefact, "\(name): txid \(record.txID): commit time goes backwards")
-                }
-            }
-            for frame in record.frames {
-                guard frame.data.count == (Int(frame.overflow) + 1) * Int(record.pageSize) else {
-                    throw StreamError(.corruptArtefact, "\(name): txid \(record.txID): frame of page \(frame.id) has \(frame.data.count) bytes, not (overflow + 1) * page size")
-                }
-                let (end, overflowed) = frame.id.addingReportingOverflow(UInt64(frame.overflow) + 1)
-                guard !overflowed, end <= record.highWaterMark else {
-                    throw StreamError(.corruptArtefact, "\(name): txid \(record.txID): page \(frame.id) is past the high-water mark \(record.highWaterMark)")
                 }
             }
             previous = record

@@ -82,6 +82,28 @@ enum ShadowFileIO {
         return [UInt8](data)
     }
 
+    /// Reads a whole file into `buffer` (replacing its contents, reusing its capacity).
+    static func read(_ path: String, into buffer: inout [UInt8]) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StreamError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw StreamError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        let size = Int(info.st_size)
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: repeatElement(0, count: size))
+        var done = 0
+        while done < size {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StreamError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { throw StreamError(.io, "cannot read \(path): it ends at \(done) bytes, \(size) expected") }
+            done += n
+        }
+    }
+
     /// Creates a directory and its parents.
     static func makeDirectory(_ path: String) throws {
         do {
@@ -133,16 +155,28 @@ final class AppendFile {
 
     deinit { if fd >= 0 { close(fd) } }
 
-    /// Appends all of `bytes`.
-    func append(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StreamError(.io, "cannot append to \(path): \(String(cString: strerror(errno)))")
+    /// Appends `prefix` then `bytes`, both whole, with as few `writev` calls as the kernel allows.
+    func append(prefix: [UInt8], _ bytes: ArraySlice<UInt8>) throws {
+        var done = 0
+        let total = prefix.count + bytes.count
+        try prefix.withUnsafeBytes { head in
+            try bytes.withUnsafeBytes { body in
+                while done < total {
+                    // The part of each buffer not yet written.
+                    let headDone = min(done, head.count)
+                    let bodyDone = done - headDone
+                    var vectors = [
+                        iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress.map { $0 + headDone }), iov_len: head.count - headDone),
+                        iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress.map { $0 + bodyDone }), iov_len: body.count - bodyDone),
+                    ]
+                    let n = vectors.withUnsafeMutableBufferPointer { writev(fd, $0.baseAddress, 2) }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw StreamError(.io, "cannot append to \(path): \(String(cString: strerror(errno)))")
+                    }
+                    done += n
+                }
             }
-            offset += n
         }
     }
 

@@ -22,11 +22,6 @@ final class ShadowOpenLog {
     let path: String
     private let file: AppendFile
     private var pendingSync = false
-    /// The encoding buffer, kept between appends: a record of a large commit is megabytes,
-    /// and a fresh buffer each time was mapped, faulted in page by page and unmapped again.
-    /// Not kept past `scratchLimit` bytes.
-    private var scratch = ByteWriter()
-    private static let scratchLimit = 32 << 20
     /// Called after every fdatasync of the log (tests count them).
     private let didSync: (@Sendable () -> Void)?
 
@@ -39,11 +34,15 @@ final class ShadowOpenLog {
 
     /// Appends a record (made durable by the next `sync`).
     func append(_ record: TransactionRecord) throws {
-        scratch.bytes.removeAll(keepingCapacity: scratch.bytes.capacity <= Self.scratchLimit)
-        scratch.bytes.reserveCapacity(record.encodedSize + 4)
-        scratch.u32(record.pageSize)
-        try record.encode(into: &scratch)
-        try file.append(scratch.bytes)
+        var w = ByteWriter(capacity: record.encodedSize)
+        try record.encode(into: &w)
+        try append(encoded: w.bytes[...], pageSize: record.pageSize)
+    }
+
+    /// Appends a record already in its segment encoding (the open segment's bytes), without
+    /// copying it: the page size, then the record, in one `writev`.
+    func append(encoded record: ArraySlice<UInt8>, pageSize: UInt32) throws {
+        try file.append(prefix: withUnsafeBytes(of: pageSize.littleEndian) { Array($0) }, record)
         pendingSync = true
     }
 

@@ -49,8 +49,10 @@ struct WriterState {
     var lastTxID: UInt64?
     var lastTimestamp: Int64 = .min
     var pageSize = 0
-    var ready: [TransactionRecord] = []
-    var readyBytes = 0
+    /// The records appended since the last seal, encoded.
+    var open: OpenSegment
+    /// Seals the open segment (its codec contexts and buffers kept between seals).
+    let sealer: SegmentSealer
     var held: [PageFlushInfo] = []
     var job: SnapshotJobKind?
     var rotateReason: String?
@@ -74,7 +76,12 @@ extension StreamController {
     func runWriter(plan: ResumePlan, previousGeneration: Generation?) {
         let clock = config.clock
         let now = clock.now
+        // Segment buffers are kept between seals up to a few segments' worth: a segment is
+        // sealed once it reaches the size limit, so it exceeds it by at most one commit.
+        let keptCapacity = max(64 << 20, 4 * config.segmentSizeLimit)
         var w = WriterState(
+            open: OpenSegment(keptCapacity: keptCapacity),
+            sealer: SegmentSealer(shadow: shadow, databaseID: databaseID, codec: config.effectiveCodec, keptCapacity: keptCapacity),
             retryDelay: config.initialRetryDelay, nextSeal: now + config.syncInterval,
             nextSnapshot: now + config.snapshotInterval, nextRetention: now + config.retention.checkInterval)
 
@@ -94,8 +101,14 @@ extension StreamController {
             w.lastTxID = lastTxID
             w.lastTimestamp = lastTimestamp
             w.pageSize = pageSize
-            w.ready = unsealed
-            w.readyBytes = unsealed.reduce(0) { $0 + $1.encodedSize }
+            // The log's records decoded, so they encode again; if one did not, the chain
+            // could not go on, and a new generation starts instead.
+            do {
+                for record in unsealed { try w.open.append(record) }
+            } catch {
+                rotate("the shadow log's unsealed records cannot be encoded: \(error)", state: &w, sealFirst: false)
+                break
+            }
             logger.info("continuing generation \(generation) at txid \(lastTxID)\(unsealed.isEmpty ? "" : " (\(unsealed.count) unsealed commits recovered from the shadow log)")")
             publishUnsealed(state: &w)
         case .newGeneration(let reason):
@@ -121,6 +134,11 @@ extension StreamController {
                     return
                 }
                 take(info, state: &w)
+                // A long drain (the writer fell behind) still seals at the size limit.
+                if w.open.byteCount >= config.segmentSizeLimit {
+                    seal(state: &w)
+                    pruneShadow(state: &w)
+                }
             }
             if config.shadowLogSync == .everyBatch { syncOpenLog(state: &w) }
             if overflowed {
@@ -137,7 +155,7 @@ extension StreamController {
 
             // Seal every sync interval, at the size limit, or on request.
             let sealRequested = shared.withLock { $0.sealRequested }
-            if now >= w.nextSeal || w.readyBytes >= config.segmentSizeLimit || sealRequested {
+            if now >= w.nextSeal || w.open.byteCount >= config.segmentSizeLimit || sealRequested {
                 seal(state: &w)
                 w.nextSeal = now + config.syncInterval
                 pruneShadow(state: &w)
@@ -210,13 +228,12 @@ extension StreamController {
         record.databaseChecksum = w.checksum!.value
         do {
             try hooks.shadowWrite?()
-            try w.openLog?.append(record)
+            let range = try w.open.append(record)
+            try w.openLog?.append(encoded: w.open.payload[range], pageSize: record.pageSize)
         } catch {
             shadowFailed(error, state: &w)
             return
         }
-        w.ready.append(record)
-        w.readyBytes += record.encodedSize
         w.lastTxID = info.txID
         w.lastTimestamp = timestamp
         w.pageSize = info.pageSize
@@ -230,11 +247,10 @@ extension StreamController {
     /// asks for a new generation, whose base snapshot will cover every commit dropped here.
     func rotate(_ reason: String, state w: inout WriterState, sealFirst: Bool = true) {
         if sealFirst { seal(state: &w) }
-        let dropped = [w.ready.first?.timestampMillis, w.held.first?.timestampMillis, w.uncoveredSince].compactMap { $0 }.min()
+        let dropped = [w.open.first?.timestampMillis, w.held.first?.timestampMillis, w.uncoveredSince].compactMap { $0 }.min()
         w.uncoveredSince = dropped ?? config.clock.nowMillis
         try? w.openLog?.reset()
-        w.ready = []
-        w.readyBytes = 0
+        w.open.removeAll()
         w.held = []
         w.checksum = nil
         w.lastTxID = nil
@@ -394,18 +410,15 @@ extension StreamController {
 
     // MARK: Sealing and the shadow directory
 
-    /// Seals the ready records into a segment. A failure (full or unwritable disk) never
+    /// Seals the open segment's records into a segment. A failure (full or unwritable disk) never
     /// reaches a commit: the records are dropped and a new generation will start when the
     /// shadow directory takes writes again.
     func seal(state w: inout WriterState) {
-        guard !w.ready.isEmpty, let generation = w.generation else { return }
-        let sealer = SegmentSealer(shadow: shadow, databaseID: databaseID, codec: config.effectiveCodec)
+        guard let last = w.open.last, let generation = w.generation else { return }
         do {
             try hooks.shadowWrite?()
-            let artefact = try sealer.seal(generation: generation, pageSize: w.pageSize, records: w.ready)
-            let last = w.ready[w.ready.count - 1]
-            w.ready = []
-            w.readyBytes = 0
+            let artefact = try w.sealer.seal(generation: generation, pageSize: w.pageSize, segment: w.open)
+            w.open.removeAll()
             shared.withLock { s in
                 s.insert(artefact)
                 s.shadowError = nil
@@ -489,8 +502,8 @@ extension StreamController {
     // MARK: Status
 
     private func publishUnsealed(state w: inout WriterState) {
-        let oldest = [w.ready.first?.timestampMillis, w.held.first?.timestampMillis, w.uncoveredSince].compactMap { $0 }.min()
-        let count = w.ready.count + w.held.count
+        let oldest = [w.open.first?.timestampMillis, w.held.first?.timestampMillis, w.uncoveredSince].compactMap { $0 }.min()
+        let count = w.open.count + w.held.count
         let rotating = w.rotateReason != nil
         shared.withLock { s in
             s.unsealedCount = count

@@ -42,6 +42,11 @@ public struct TransactionRecord: Sendable, Equatable {
             databaseChecksum: databaseChecksum)
     }
 
+    /// The record's place in the chain, without its frames.
+    var link: RecordLink {
+        RecordLink(txID: txID, parentTxID: parentTxID, timestampMillis: timestampMillis, pageSize: pageSize, databaseChecksum: databaseChecksum)
+    }
+
     /// The size of the fixed part before the frames.
     static let fixedSize = 48
     /// The size of a frame's header (id, overflow) before its bytes.
@@ -50,6 +55,17 @@ public struct TransactionRecord: Sendable, Equatable {
     /// The encoded size of this record in bytes.
     public var encodedSize: Int {
         Self.fixedSize + frames.reduce(0) { $0 + Self.frameHeaderSize + $1.data.count } + 8
+    }
+
+    /// Checks that every frame lies below the high-water mark (what a segment may hold; the
+    /// encoding itself checks only the frames' sizes).
+    func checkFrames() throws {
+        for frame in frames {
+            let (end, overflowed) = frame.id.addingReportingOverflow(UInt64(frame.overflow) + 1)
+            guard !overflowed, end <= highWaterMark else {
+                throw StreamError(.corruptArtefact, "txid \(txID): page \(frame.id) (overflow \(frame.overflow)) is past the high-water mark \(highWaterMark)")
+            }
+        }
     }
 
     /// Appends the encoded record to `writer`.
@@ -118,4 +134,13 @@ public struct TransactionRecord: Sendable, Equatable {
             txID: txID, parentTxID: parent, timestampMillis: time, pageSize: pageSize,
             highWaterMark: hwm, frames: frames, databaseChecksum: checksum)
     }
+}
+
+/// What the chain of a segment is checked on, and what sealing keeps of a record once its
+/// frames are encoded: its txids, commit time, page size and whole-database checksum.
+struct RecordLink: Sendable, Equatable {
+    var txID: UInt64, parentTxID: UInt64
+    var timestampMillis: Int64
+    var pageSize: UInt32
+    var databaseChecksum: UInt64
 }

@@ -32,7 +32,7 @@ struct ShadowLogTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let log = ShadowLog(root: dir)
         try log.prepare()
-        let sealer = SegmentSealer(shadow: log, databaseID: "db", codec: .zstd(level: 1))
+        let sealer = SegmentSealer(shadow: log, databaseID: "db", codec: .zstd(level: 1), keptCapacity: 1 << 20)
         let g1 = Generation.new(nowMillis: 1_000, random: 1)
         let g2 = Generation.new(nowMillis: 2_000, random: 1)
         func records(_ range: ClosedRange<UInt64>) -> [TransactionRecord] {
