@@ -6,6 +6,9 @@
 // handling stays here, and callers only see `[UInt8]` chunks.
 
 import CZstd
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How an artefact's body is compressed; one setting for the whole controller.
 public enum CompressionCodec: Sendable, Equatable, Hashable, CustomStringConvertible {
@@ -241,6 +244,8 @@ final class BodyCodec {
     let codec: CompressionCodec
     private var compressionContext: OpaquePointer?
     private var decompressionContext: OpaquePointer?
+    /// The window `decompresses(_:to:name:)` decompresses through.
+    private var window: [UInt8] = []
 
     /// A codec for `codec`; contexts are created on first use.
     init(codec: CompressionCodec) {
@@ -250,6 +255,20 @@ final class BodyCodec {
     deinit {
         if let compressionContext { ZSTD_freeCCtx(compressionContext) }
         if let decompressionContext { ZSTD_freeDCtx(decompressionContext) }
+    }
+
+    /// The decompression context, created on first use, reset for a new body.
+    private func decompressionContextReady() throws -> OpaquePointer {
+        if decompressionContext == nil {
+            guard let context = ZSTD_createDCtx() else {
+                throw StreamError(.io, "zstd: cannot allocate a decompression context")
+            }
+            // A window past 128 MiB is not something our compressor writes: refuse it.
+            _ = ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 27)
+            decompressionContext = context
+        }
+        _ = ZSTD_DCtx_reset(decompressionContext, ZSTD_reset_session_only)
+        return decompressionContext!
     }
 
     /// Appends the compressed form of `bytes` to `out` (one zstd frame).
@@ -280,6 +299,44 @@ final class BodyCodec {
         out.removeLast(bound - written)
     }
 
+    /// Whether `bytes` decompresses to exactly `expected`, checked a window at a time: the
+    /// output goes through one small buffer that stays in cache, never into a body-sized one.
+    /// Damaged data throws (`.corruptArtefact` naming `name`); different content returns false.
+    func decompresses(_ bytes: ArraySlice<UInt8>, to expected: ArraySlice<UInt8>, name: String) throws -> Bool {
+        guard codec != .none else { return sameBytes(bytes, expected) }
+        if window.isEmpty { window = [UInt8](repeating: 0, count: 1 << 18) }
+        let context = try decompressionContextReady()
+        var produced = 0
+        var frameComplete = false
+        let same: Bool = try bytes.withUnsafeBytes { source in
+            try expected.withUnsafeBytes { want in
+                try window.withUnsafeMutableBytes { target in
+                    var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+                    while true {
+                        let before = input.pos
+                        var buffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
+                        let rc = ZSTD_decompressStream(context, &buffer, &input)
+                        if ZSTD_isError(rc) != 0 {
+                            throw StreamError(.corruptArtefact, "\(name): zstd data is damaged (\(String(cString: ZSTD_getErrorName(rc))))")
+                        }
+                        // Each window must match the expected bytes at the same offset.
+                        guard produced + buffer.pos <= want.count,
+                              buffer.pos == 0 || memcmp(target.baseAddress!, want.baseAddress! + produced, buffer.pos) == 0
+                        else { return false }
+                        produced += buffer.pos
+                        if rc == 0 {
+                            frameComplete = true
+                        } else if input.pos > before || buffer.pos > 0 {
+                            frameComplete = false
+                        }
+                        if input.pos == input.size && buffer.pos < target.count { return true }
+                    }
+                }
+            }
+        }
+        return same && frameComplete && produced == expected.count
+    }
+
     /// Replaces the contents of `out` with the decompressed `bytes`, which must come to exactly
     /// `expectedCount` bytes. The buffer grows with what the data really produces, never to
     /// what a hostile header announces. Errors are `.corruptArtefact` naming `name`.
@@ -292,15 +349,7 @@ final class BodyCodec {
             out.append(contentsOf: bytes)
             return
         }
-        if decompressionContext == nil {
-            guard let context = ZSTD_createDCtx() else {
-                throw StreamError(.io, "zstd: cannot allocate a decompression context")
-            }
-            // A window past 128 MiB is not something our compressor writes: refuse it.
-            _ = ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 27)
-            decompressionContext = context
-        }
-        _ = ZSTD_DCtx_reset(decompressionContext, ZSTD_reset_session_only)
+        let decompressionContext = try decompressionContextReady()
         // One byte past the expected size, so that a body producing more is seen as such.
         let limit = Int(clamping: expectedCount) &+ 1
         out.append(contentsOf: repeatElement(0, count: min(limit, max(1 << 16, bytes.count &* 4))))

@@ -21,7 +21,6 @@ final class SegmentSealer {
     let keptCapacity: Int
     private var encoded: [UInt8] = []
     private var readBack: [UInt8] = []
-    private var decompressed: [UInt8] = []
 
     /// A sealer writing into `shadow` with `codec`, keeping buffers up to `keptCapacity` bytes.
     init(shadow: ShadowLog, databaseID: String, codec: CompressionCodec, keptCapacity: Int) {
@@ -37,7 +36,6 @@ final class SegmentSealer {
         defer {
             Self.trim(&encoded, keeping: keptCapacity)
             Self.trim(&readBack, keeping: keptCapacity)
-            Self.trim(&decompressed, keeping: keptCapacity)
         }
         guard let first = segment.first, let last = segment.last else {
             throw StreamError(.io, "no records to seal in generation \(generation)")
@@ -66,9 +64,9 @@ final class SegmentSealer {
                 throw StreamError(.corruptArtefact, "\(path): the sealed segment reads back differently from what was written")
             }
             let envelope = try SegmentFile.envelope(readBack, name: artefact.key)
-            try codec.decompress(readBack[envelope.body], expectedCount: envelope.payloadSize, name: artefact.key, into: &decompressed)
             guard envelope.header == header, envelope.recordCount == UInt64(segment.count),
-                  sameBytes(decompressed[...], segment.payload[...])
+                  envelope.payloadSize == UInt64(segment.byteCount),
+                  try codec.decompresses(readBack[envelope.body], to: segment.payload[...], name: artefact.key)
             else {
                 throw StreamError(.corruptArtefact, "\(path): the sealed segment does not decompress to the records it was made of")
             }

@@ -121,7 +121,7 @@ struct OpenSegmentTests {
         }
     }
 
-    @Test("one body codec decompresses bodies of any size and ratio into a reused buffer")
+    @Test("one body codec decompresses bodies of any size and ratio into a reused buffer, or checks them a window at a time")
     func bodyCodecReusesBuffer() throws {
         var random = ControllerRandom(seed: ControllerRandom.seed("bodyCodecReusesBuffer"))
         let noise = (0..<300_000).map { _ in UInt8(truncatingIfNeeded: random.next()) }
@@ -135,6 +135,15 @@ struct OpenSegmentTests {
                 try body.compress(input[...], appendingTo: &packed)
                 try body.decompress(packed[...], expectedCount: UInt64(input.count), name: "b", into: &out)
                 #expect(out == input, "\(codec), \(input.count) bytes")
+                // The windowed check agrees, and sees a changed, missing or extra byte.
+                #expect(try body.decompresses(packed[...], to: input[...], name: "b"))
+                if !input.isEmpty {
+                    var changed = input
+                    changed[changed.count / 2] ^= 0x40
+                    #expect(try !body.decompresses(packed[...], to: changed[...], name: "b"))
+                    #expect(try !body.decompresses(packed[...], to: input.dropLast(), name: "b"))
+                }
+                #expect(try !body.decompresses(packed[...], to: (input + [1])[...], name: "b"))
             }
             // Two frames back to back are one body; announcing one byte less or more is refused.
             var two: [UInt8] = []
