@@ -150,7 +150,9 @@ struct ControllerTests {
         gate.withLock { $0 = true }
         #expect(controller.flush(timeout: .seconds(30)))
         let status = controller.status()
-        #expect(status.droppedCommits >= 7)
+        // The held writer took one or two commits in its last drain (capacity 2), the queue
+        // holds two more: of ten, at least six were dropped.
+        #expect(status.droppedCommits >= 6)
         #expect(status.generation != first)
         #expect(status.generationReason?.contains("overflow") == true)
         controller.stop()
