@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <limits.h>
 #include <stdio.h>
 #include <time.h>
@@ -34,6 +35,30 @@ int64_t cpageio_pwrite_all(int fd, const void *buf, size_t count, int64_t offset
         done += (size_t)n;
     }
     return (int64_t)done;
+}
+
+int64_t cpageio_pwritev_all(int fd, struct iovec *iov, int count, int64_t offset) {
+    int64_t done = 0;
+    while (count > 0) {
+        ssize_t n = pwritev(fd, iov, count > IOV_MAX ? IOV_MAX : count, (off_t)(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (n == 0) return -EIO;
+        done += n;
+        // Skip the buffers written whole, then advance into a partly written one.
+        while (count > 0 && (size_t)n >= iov->iov_len) {
+            n -= (ssize_t)iov->iov_len;
+            iov++;
+            count--;
+        }
+        if (count > 0) {
+            iov->iov_base = (char *)iov->iov_base + n;
+            iov->iov_len -= (size_t)n;
+        }
+    }
+    return done;
 }
 
 int64_t cpageio_pread_all(int fd, void *buf, size_t count, int64_t offset) {

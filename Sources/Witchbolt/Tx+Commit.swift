@@ -88,19 +88,36 @@ extension Tx {
         meta.freelist = id
     }
 
+    /// The most page buffers one write system call carries (see `writeDirtyPages`).
+    static let maxPagesPerWrite = 8
+
     /// Writes the dirty pages in page-id order, then syncs (bbolt: Tx.write).
     private func writeDirtyPages() throws -> [PageBuffer] {
         dirty.sort { $0.id < $1.id }
         let file = database.file
-        // One system call per page buffer, never a run of them: on Linux's ext4 with large
-        // folios (6.x), a write of N contiguous pages puts them in one N-page folio, and every
-        // later one-page write into that folio walks all of its buffer heads
-        // (ext4_block_write_begin), so random updates of pages first written in runs cost
-        // up to 512 steps each. Single-page writes keep single-page folios (docs/PERFORMANCE.md).
-        for page in dirty {
-            try page.bytes.withUnsafeBytes { try file.write($0, at: Int64(page.id) * Int64(pageSize)) }
+        // Contiguous pages go out in one pwritev, eight at most. On Linux's ext4 with large
+        // folios (6.x), a write of N pages not yet in the page cache creates one N-page folio,
+        // and every later one-page write into it walks all of its buffer heads
+        // (ext4_block_write_begin). Runs of 64 made random inserts 18% slower than runs of 8;
+        // one page per call cost sequential inserts 20% in system calls (docs/PERFORMANCE.md).
+        var i = 0
+        while i < dirty.count {
+            var j = i + 1
+            var end = dirty[i].id + PageID(dirty[i].overflow) + 1
+            while j < dirty.count && dirty[j].id == end && j - i < Self.maxPagesPerWrite {
+                end += PageID(dirty[j].overflow) + 1
+                j += 1
+            }
+            if j - i == 1 {
+                try dirty[i].bytes.withUnsafeBytes { try file.write($0, at: Int64(dirty[i].id) * Int64(pageSize)) }
+            } else {
+                var views: [UnsafeRawBufferPointer] = []
+                views.reserveCapacity(j - i)
+                try withPageViews(i..<j, &views) { try file.write($0, at: Int64(dirty[i].id) * Int64(pageSize)) }
+            }
+            stats.writeCount += j - i
+            i = j
         }
-        stats.writeCount += dirty.count
         let pages = dirty
         dirty = []
 
@@ -110,6 +127,16 @@ extension Tx {
             try file.sync()
         }
         return pages
+    }
+
+    /// Calls `body` with views of the dirty pages in `range`, each valid during the call
+    /// (one nested access per page, so the run goes out without being copied together).
+    private func withPageViews(_ range: Range<Int>, _ views: inout [UnsafeRawBufferPointer], _ body: ([UnsafeRawBufferPointer]) throws -> Void) throws {
+        guard let k = range.first else { return try body(views) }
+        try dirty[k].bytes.withUnsafeBytes { page in
+            views.append(page)
+            try withPageViews(range.dropFirst(), &views, body)
+        }
     }
 
     /// Writes the meta page `txid % 2`, then syncs (bbolt: Tx.writeMeta).

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /// Opens `path` with `flags` and `mode`; returns the descriptor or -errno.
 int cpageio_open(const char *path, int flags, int mode);
@@ -16,6 +17,9 @@ int cpageio_open(const char *path, int flags, int mode);
 int cpageio_close(int fd);
 /// Writes all `count` bytes at `offset`, looping on short writes and EINTR; returns count or -errno.
 int64_t cpageio_pwrite_all(int fd, const void *buf, size_t count, int64_t offset);
+/// Writes all bytes of `count` buffers, contiguous in the file from `offset`, with pwritev,
+/// looping on short writes and EINTR (it advances `iov` in place); returns the total or -errno.
+int64_t cpageio_pwritev_all(int fd, struct iovec *iov, int count, int64_t offset);
 /// Reads up to `count` bytes at `offset`, looping on short reads and EINTR until EOF; returns bytes read or -errno.
 int64_t cpageio_pread_all(int fd, void *buf, size_t count, int64_t offset);
 /// Flushes file data (not necessarily metadata) to stable storage; returns 0 or -errno.

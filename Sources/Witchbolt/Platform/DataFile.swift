@@ -58,6 +58,25 @@ final class DataFile: @unchecked Sendable {
         if rc < 0 { throw SystemCall.error("pwrite", path: path, rc: Int32(rc)) }
     }
 
+    /// Writes `buffers` one after another from `offset`, in one system call where the kernel
+    /// allows. The corresponding system call is `pwritev(2)`.
+    func write(_ buffers: [UnsafeRawBufferPointer], at offset: Int64) throws {
+        #if WITCHBOLT_TEST_HOOKS
+        // Under a fault injector every buffer is its own write, as the injector counts writes.
+        if faults != nil {
+            var position = offset
+            for buffer in buffers {
+                try write(buffer, at: position)
+                position += Int64(buffer.count)
+            }
+            return
+        }
+        #endif
+        var vectors = buffers.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        let rc = vectors.withUnsafeMutableBufferPointer { cpageio_pwritev_all(fd, $0.baseAddress, Int32($0.count), offset) }
+        if rc < 0 { throw SystemCall.error("pwritev", path: path, rc: Int32(rc)) }
+    }
+
     /// Reads up to `count` bytes at `offset`. The corresponding system call is `pread(2)`.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
         let rc = cpageio_pread_all(fd, buffer.baseAddress, buffer.count, offset)
