@@ -300,6 +300,23 @@ struct Replay {
     }
 }
 
+/// A gate on the writer thread: while closed, the writer waits before taking each commit, so
+/// a test can queue commits (a burst, an overflow) that the writer then drains in one go.
+final class WriterGate: Sendable {
+    private let open = Mutex(true)
+
+    func close() { open.withLock { $0 = false } }
+    func reopen() { open.withLock { $0 = true } }
+
+    /// Hooks that hold the writer while the gate is closed.
+    var hooks: StreamHooks {
+        StreamHooks(beforeShadowWrite: { [self] _ in
+            while !open.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.002) }
+            return true
+        })
+    }
+}
+
 /// A temporary directory, removed by the caller's `defer`.
 func temporaryDirectory(_ label: String) -> String {
     let path = NSTemporaryDirectory() + "witchbolt-\(label)-\(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF)"

@@ -134,20 +134,15 @@ struct ControllerTests {
         let db = PageModelDatabase(seed: 11, clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
         config.queueCapacity = 2
-        let gate = Mutex(false)
-        let hooks = StreamHooks(beforeShadowWrite: { _ in
-            // Hold the writer until the test has overflowed the queue.
-            while !gate.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.002) }
-            return true
-        })
-        let controller = try StreamController(config: config, source: db, hooks: hooks)
+        // The writer is held while the test overflows the queue.
+        let gate = WriterGate()
+        let controller = try StreamController(config: config, source: db, hooks: gate.hooks)
         db.attach(controller)
-        gate.withLock { $0 = true }
         #expect(controller.flush(timeout: .seconds(30)))
         let first = try #require(controller.status().generation)
-        gate.withLock { $0 = false }
+        gate.close()
         for _ in 0..<10 { db.commit() }
-        gate.withLock { $0 = true }
+        gate.reopen()
         #expect(controller.flush(timeout: .seconds(30)))
         let status = controller.status()
         // The held writer took one or two commits in its last drain (capacity 2), the queue

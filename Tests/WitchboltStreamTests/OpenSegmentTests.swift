@@ -169,18 +169,14 @@ struct OpenSegmentTests {
         let db = PageModelDatabase(pageSize: 512, seed: ControllerRandom.seed("longDrainSealsAtLimit"), clock: streamClock)
         var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
         config.segmentSizeLimit = 4096
-        let gate = Mutex(true)
-        let hooks = StreamHooks(beforeShadowWrite: { _ in
-            // Hold the writer while the test queues a burst: it then drains it in one go.
-            while !gate.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.002) }
-            return true
-        })
-        let controller = try StreamController(config: config, source: db, hooks: hooks)
+        // The writer is held while the test queues a burst: it then drains it in one go.
+        let gate = WriterGate()
+        let controller = try StreamController(config: config, source: db, hooks: gate.hooks)
         db.attach(controller)
         #expect(controller.flush(timeout: .seconds(30)))
-        gate.withLock { $0 = false }
+        gate.close()
         let burst = (0..<60).map { _ in TransactionRecord(db.commit(), databaseChecksum: 0) }
-        gate.withLock { $0 = true }
+        gate.reopen()
         #expect(controller.flush(timeout: .seconds(30)))
         #expect(controller.status().generationsStarted == 1)
         controller.stop()
