@@ -4,6 +4,16 @@
 // never traps on hostile input: every read checks the remaining length first and throws a
 // `.corruptArtefact` error naming the artefact.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether two byte ranges hold the same bytes (one `memcmp`).
+func sameBytes(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
+    guard a.count == b.count else { return false }
+    return a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+}
+
 /// Appends little-endian integers and bytes to a buffer.
 struct ByteWriter {
     var bytes: [UInt8] = []

@@ -299,42 +299,62 @@ final class BodyCodec {
         out.removeLast(bound - written)
     }
 
+    /// How a pass over a compressed body ended.
+    private enum PassEnd {
+        /// The body ended at the end of a zstd frame.
+        case complete
+        /// The body ended in the middle of a frame (truncated).
+        case truncated
+        /// The caller stopped the pass.
+        case stopped
+    }
+
+    /// Decompresses `bytes` through the window, handing each window's output to `body` until
+    /// it returns false. Damaged data throws (`.corruptArtefact` naming `name`).
+    private func pass(_ bytes: ArraySlice<UInt8>, name: String, _ body: (UnsafeRawBufferPointer) throws -> Bool) throws -> PassEnd {
+        if window.isEmpty { window = [UInt8](repeating: 0, count: 1 << 18) }
+        let context = try decompressionContextReady()
+        var frameComplete = false
+        return try bytes.withUnsafeBytes { source in
+            try window.withUnsafeMutableBytes { target in
+                var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+                while true {
+                    let before = input.pos
+                    var buffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
+                    let rc = ZSTD_decompressStream(context, &buffer, &input)
+                    if ZSTD_isError(rc) != 0 {
+                        throw StreamError(.corruptArtefact, "\(name): zstd data is damaged (\(String(cString: ZSTD_getErrorName(rc))))")
+                    }
+                    if buffer.pos > 0, try !body(UnsafeRawBufferPointer(rebasing: target[0..<buffer.pos])) { return .stopped }
+                    // rc == 0: a frame just ended; a call that moved nothing says nothing about frames.
+                    if rc == 0 {
+                        frameComplete = true
+                    } else if input.pos > before || buffer.pos > 0 {
+                        frameComplete = false
+                    }
+                    if input.pos == input.size && buffer.pos < target.count {
+                        return frameComplete ? .complete : .truncated
+                    }
+                }
+            }
+        }
+    }
+
     /// Whether `bytes` decompresses to exactly `expected`, checked a window at a time: the
     /// output goes through one small buffer that stays in cache, never into a body-sized one.
     /// Damaged data throws (`.corruptArtefact` naming `name`); different content returns false.
     func decompresses(_ bytes: ArraySlice<UInt8>, to expected: ArraySlice<UInt8>, name: String) throws -> Bool {
         guard codec != .none else { return sameBytes(bytes, expected) }
-        if window.isEmpty { window = [UInt8](repeating: 0, count: 1 << 18) }
-        let context = try decompressionContextReady()
         var produced = 0
-        var frameComplete = false
-        let same: Bool = try bytes.withUnsafeBytes { source in
-            try expected.withUnsafeBytes { want in
-                try window.withUnsafeMutableBytes { target in
-                    var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
-                    while true {
-                        let before = input.pos
-                        var buffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
-                        let rc = ZSTD_decompressStream(context, &buffer, &input)
-                        if ZSTD_isError(rc) != 0 {
-                            throw StreamError(.corruptArtefact, "\(name): zstd data is damaged (\(String(cString: ZSTD_getErrorName(rc))))")
-                        }
-                        // Each window must match the expected bytes at the same offset.
-                        guard produced + buffer.pos <= want.count,
-                              buffer.pos == 0 || memcmp(target.baseAddress!, want.baseAddress! + produced, buffer.pos) == 0
-                        else { return false }
-                        produced += buffer.pos
-                        if rc == 0 {
-                            frameComplete = true
-                        } else if input.pos > before || buffer.pos > 0 {
-                            frameComplete = false
-                        }
-                        if input.pos == input.size && buffer.pos < target.count { return true }
-                    }
-                }
-            }
+        let end = try pass(bytes, name: name) { chunk in
+            // Each window must match the expected bytes at the same offset.
+            guard produced + chunk.count <= expected.count,
+                  expected.withUnsafeBytes({ memcmp($0.baseAddress! + produced, chunk.baseAddress!, chunk.count) == 0 })
+            else { return false }
+            produced += chunk.count
+            return true
         }
-        return same && frameComplete && produced == expected.count
+        return end == .complete && produced == expected.count
     }
 
     /// Replaces the contents of `out` with the decompressed `bytes`, which must come to exactly
@@ -349,46 +369,24 @@ final class BodyCodec {
             out.append(contentsOf: bytes)
             return
         }
-        let decompressionContext = try decompressionContextReady()
-        // One byte past the expected size, so that a body producing more is seen as such.
-        let limit = Int(clamping: expectedCount) &+ 1
-        out.append(contentsOf: repeatElement(0, count: min(limit, max(1 << 16, bytes.count &* 4))))
-        var produced = 0
-        var frameComplete = false
-        try bytes.withUnsafeBytes { source in
-            var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
-            while true {
-                let before = (input.pos, produced)
-                let rc: Int = out.withUnsafeMutableBytes { target in
-                    var buffer = ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: produced)
-                    let rc = ZSTD_decompressStream(decompressionContext, &buffer, &input)
-                    produced = buffer.pos
-                    return rc
-                }
-                if ZSTD_isError(rc) != 0 {
-                    throw StreamError(.corruptArtefact, "\(name): zstd data is damaged (\(String(cString: ZSTD_getErrorName(rc))))")
-                }
-                guard produced < limit else {
-                    throw StreamError(.corruptArtefact, "\(name): decompresses to more than the \(expectedCount) bytes its trailer announces")
-                }
-                // rc == 0: a frame just ended; a call that moved nothing says nothing about frames.
-                if rc == 0 {
-                    frameComplete = true
-                } else if input.pos > before.0 || produced > before.1 {
-                    frameComplete = false
-                }
-                if input.pos == input.size && produced < out.count { return }
-                if produced == out.count {
-                    out.append(contentsOf: repeatElement(0, count: min(limit, out.count * 2) - out.count))
-                }
+        out.reserveCapacity(Int(min(expectedCount, 16 << 20)))
+        var tooLarge = false
+        let end = try pass(bytes, name: name) { [expectedCount] chunk in
+            guard UInt64(out.count + chunk.count) <= expectedCount else {
+                tooLarge = true
+                return false
             }
+            out.append(contentsOf: chunk)
+            return true
         }
-        guard frameComplete else {
+        if tooLarge {
+            throw StreamError(.corruptArtefact, "\(name): decompresses to more than the \(expectedCount) bytes its trailer announces")
+        }
+        guard end == .complete else {
             throw StreamError(.corruptArtefact, "\(name): compressed body ends in the middle of a zstd frame")
         }
-        guard produced == expectedCount else {
-            throw StreamError(.corruptArtefact, "\(name): body decompresses to \(produced) bytes, its trailer says \(expectedCount)")
+        guard UInt64(out.count) == expectedCount else {
+            throw StreamError(.corruptArtefact, "\(name): body decompresses to \(out.count) bytes, its trailer says \(expectedCount)")
         }
-        out.removeLast(out.count - produced)
     }
 }

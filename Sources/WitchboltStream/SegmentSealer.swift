@@ -83,9 +83,3 @@ final class SegmentSealer {
         buffer.removeAll(keepingCapacity: buffer.capacity <= limit)
     }
 }
-
-/// Whether two byte ranges of equal length hold the same bytes (one `memcmp`).
-func sameBytes(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
-    guard a.count == b.count else { return false }
-    return a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
-}

@@ -76,19 +76,18 @@ enum ShadowFileIO {
 
     /// Reads a whole file.
     static func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StreamError(.io, "cannot read \(path)")
-        }
-        return [UInt8](data)
+        var bytes: [UInt8] = []
+        try read(path, into: &bytes)
+        return bytes
     }
 
     /// Reads a whole file into `buffer` (replacing its contents, reusing its capacity).
     static func read(_ path: String, into buffer: inout [UInt8]) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw StreamError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw failure("cannot read", path) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw StreamError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &info) == 0 else { throw failure("cannot read", path) }
         let size = Int(info.st_size)
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: size))
@@ -97,7 +96,7 @@ enum ShadowFileIO {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw StreamError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+                throw failure("cannot read", path)
             }
             if n == 0 { throw StreamError(.io, "cannot read \(path): it ends at \(done) bytes, \(size) expected") }
             done += n
