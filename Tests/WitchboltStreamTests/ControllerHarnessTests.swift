@@ -3,6 +3,7 @@
 // and a replayer that rebuilds every txid's image from what a replica received, checking
 // each record's whole-database checksum on the way.
 
+import Clocks
 import Foundation
 import Synchronization
 import Testing
@@ -298,6 +299,33 @@ struct Replay {
         replay.lastTxID = txID
         return replay
     }
+}
+
+/// The usual controller test bed: a test clock, a temporary shadow directory (removed by
+/// `cleanUp`), one memory replica, a page-model database and a test configuration for them.
+struct ControllerBed {
+    let clock = TestClock<Duration>()
+    let streamClock: StreamClock
+    let shadow: String
+    let replica = MemoryReplica()
+    let db: PageModelDatabase
+    var config: StreamConfig
+
+    init(_ label: String, pageSize: Int = 1024, seed: UInt64) {
+        streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
+        shadow = temporaryDirectory(label)
+        db = PageModelDatabase(pageSize: pageSize, seed: seed, clock: streamClock)
+        config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
+    }
+
+    /// A controller on the bed's database (attached), with `hooks`.
+    func start(hooks: StreamHooks = StreamHooks()) throws -> StreamController {
+        let controller = try StreamController(config: config, source: db, hooks: hooks)
+        db.attach(controller)
+        return controller
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(atPath: shadow) }
 }
 
 /// A gate on the writer thread: while closed, the writer waits before taking each commit, so

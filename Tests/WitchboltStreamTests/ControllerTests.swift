@@ -56,14 +56,10 @@ struct ControllerTests {
 
     @Test("flush returns once every replica holds every commit; status reports them caught up")
     func flushWaitsForReplicas() async throws {
-        let clock = TestClock<Duration>()
-        let streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
-        let shadow = temporaryDirectory("ctl-flush")
-        defer { try? FileManager.default.removeItem(atPath: shadow) }
-        let replica = MemoryReplica()
-        let db = PageModelDatabase(seed: 7, clock: streamClock)
-        let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [replica], clock: streamClock), source: db)
-        db.attach(controller)
+        let bed = ControllerBed("ctl-flush", seed: 7)
+        defer { bed.cleanUp() }
+        let (db, replica) = (bed.db, bed.replica)
+        let controller = try bed.start()
         for _ in 0..<20 { db.commit() }
         #expect(controller.flush(timeout: .seconds(30)))
         let status = controller.status()
@@ -126,18 +122,13 @@ struct ControllerTests {
 
     @Test("a queue overflow starts a new generation with a snapshot, and the newest state replays")
     func overflowStartsGeneration() async throws {
-        let clock = TestClock<Duration>()
-        let streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
-        let shadow = temporaryDirectory("ctl-overflow")
-        defer { try? FileManager.default.removeItem(atPath: shadow) }
-        let replica = MemoryReplica()
-        let db = PageModelDatabase(seed: 11, clock: streamClock)
-        var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
-        config.queueCapacity = 2
+        var bed = ControllerBed("ctl-overflow", seed: 11)
+        defer { bed.cleanUp() }
+        let (db, replica) = (bed.db, bed.replica)
+        bed.config.queueCapacity = 2
         // The writer is held while the test overflows the queue.
         let gate = WriterGate()
-        let controller = try StreamController(config: config, source: db, hooks: gate.hooks)
-        db.attach(controller)
+        let controller = try bed.start(hooks: gate.hooks)
         #expect(controller.flush(timeout: .seconds(30)))
         let first = try #require(controller.status().generation)
         gate.close()
@@ -160,16 +151,12 @@ struct ControllerTests {
 
     @Test("commit times never go backwards within a generation: an earlier one is clamped to the previous")
     func timestampsClamped() throws {
-        let clock = TestClock<Duration>()
-        let streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
-        let shadow = temporaryDirectory("ctl-time")
-        defer { try? FileManager.default.removeItem(atPath: shadow) }
-        let replica = MemoryReplica()
-        let db = PageModelDatabase(seed: 9, clock: streamClock)
-        let controller = try StreamController(config: testConfig(shadow: shadow, replicas: [replica], clock: streamClock), source: db)
-        db.attach(controller)
+        let bed = ControllerBed("ctl-time", seed: 9)
+        defer { bed.cleanUp() }
+        let (db, replica) = (bed.db, bed.replica)
+        let controller = try bed.start()
         #expect(controller.flush())
-        let base = streamClock.nowMillis
+        let base = bed.streamClock.nowMillis
         for offset: Int64 in [5_000, 3_000, 7_000, 6_000] { db.commit(timestampMillis: base + offset) }
         #expect(controller.flush())
         controller.stop()

@@ -161,18 +161,13 @@ struct OpenSegmentTests {
 
     @Test("a writer that falls behind still seals at the size limit, and the chain replays")
     func longDrainSealsAtLimit() throws {
-        let shadow = temporaryDirectory("ctl-long-drain")
-        defer { try? FileManager.default.removeItem(atPath: shadow) }
-        let clock = TestClock<Duration>()
-        let streamClock = StreamClock(clock, wallMillisAtStart: 1_700_000_000_000)
-        let replica = MemoryReplica()
-        let db = PageModelDatabase(pageSize: 512, seed: ControllerRandom.seed("longDrainSealsAtLimit"), clock: streamClock)
-        var config = testConfig(shadow: shadow, replicas: [replica], clock: streamClock)
-        config.segmentSizeLimit = 4096
+        var bed = ControllerBed("ctl-long-drain", pageSize: 512, seed: ControllerRandom.seed("longDrainSealsAtLimit"))
+        defer { bed.cleanUp() }
+        let (db, replica) = (bed.db, bed.replica)
+        bed.config.segmentSizeLimit = 4096
         // The writer is held while the test queues a burst: it then drains it in one go.
         let gate = WriterGate()
-        let controller = try StreamController(config: config, source: db, hooks: gate.hooks)
-        db.attach(controller)
+        let controller = try bed.start(hooks: gate.hooks)
         #expect(controller.flush(timeout: .seconds(30)))
         gate.close()
         let burst = (0..<60).map { _ in TransactionRecord(db.commit(), databaseChecksum: 0) }
