@@ -352,6 +352,6 @@ public final class DB: @unchecked Sendable {
 
 #if !WITCHBOLT_TEST_HOOKS
 /// Failpoints exist only in test builds; release builds compile the calls away.
-enum Failpoint { case beforeSyncDataPages, beforeWriteMeta, beforeSyncMetaPage, lackOfDiskSpace, mapError }
+enum Failpoint { case beforeWriteFreelist, beforeSyncDataPages, beforeWriteMeta, beforeSyncMetaPage, lackOfDiskSpace, mapError }
 enum PlantedBug { case metaBeforeDataSync, tornFreelist, skipDataSync }
 #endif

@@ -2,9 +2,9 @@
 //
 // The commit protocol, and the only code that orders durable writes:
 //
-//   rebalance -> spill -> write freelist -> grow file -> pwrite dirty pages in id order ->
-//   fdatasync -> pwrite meta page (txid % 2) -> fdatasync -> page-flush observers -> release
-//   the writer lock -> on-commit handlers.
+//   rebalance -> reserve a free run (small commits) -> spill -> write freelist -> grow file ->
+//   pwrite dirty pages in id order -> fdatasync -> pwrite meta page (txid % 2) -> fdatasync ->
+//   page-flush observers -> release the writer lock -> on-commit handlers.
 //
 // Until the meta page is durable, the previous meta still describes a complete tree whose
 // pages no step has touched (new pages only go to free or new page ids), so a crash at any
@@ -31,19 +31,24 @@ extension Tx {
         // Merge nodes that shrank, then write every changed node to new pages.
         do {
             try root.rebalance()
+            // A small commit takes its pages from one free run, so that they sync as one write.
+            try reserveContiguousRun()
             try root.spill()
             meta.root = root.header
+            try database.hit(.beforeWriteFreelist)
 
             // The old freelist page is freed: the commit writes a fresh one.
             if meta.freelist != PageLayout.noFreelist {
                 try freePage(meta.freelist, isFreelistPage: true)
             }
             if database.options.noFreelistSync {
+                releaseReservation()
                 meta.freelist = PageLayout.noFreelist
             } else {
                 try writeFreelist()
             }
         } catch {
+            reservation = 0..<0
             rollbackUnchecked()
             throw error
         }
@@ -73,9 +78,11 @@ extension Tx {
     /// Allocates and fills the freelist page(s) (bbolt: commitFreelist).
     private func writeFreelist() throws {
         let freelist = database.freelist!
-        // Over-estimate the size: allocating the page itself can only shrink the list.
-        let count = PageBuffer.freelistSize(count: freelist.count) / pageSize + 1
+        // Over-estimate the size: allocating the page itself can only shrink the list, and the
+        // unused part of a reserved run goes back into it.
+        let count = PageBuffer.freelistSize(count: freelist.count + reservation.count) / pageSize + 1
         let id = try allocatePages(count) { _ in 0 }
+        releaseReservation()
         let ids = freelist.copyAll()
         let index = dirty.count - 1
         dirty[index].writeFreelist(ids)

@@ -40,6 +40,8 @@ public final class Tx {
     var isManaged = false
     var root: Bucket!
     @exclusivity(unchecked) var dirty: [PageBuffer] = []
+    /// Free pages a small commit reserved as one run, not yet used (`Tx+Reservation.swift`).
+    var reservation: Range<PageID> = 0..<0
     var commitHandlers: [() -> Void] = []
     /// The copies of keys and values this transaction's nodes point at (write transactions).
     let arena = ByteArena()
@@ -128,7 +130,13 @@ public final class Tx {
 
     /// Allocates `count` contiguous pages, lets `write` fill them, and queues them for commit.
     func allocatePages(_ count: Int, _ write: (UnsafeMutableRawPointer) -> Int) throws -> PageID {
-        var id = database.freelist!.allocate(txid: meta.txid, count: count)
+        // From the commit's reserved run first, then the free list, then the end of the file.
+        var id = takeReserved(count)
+        if id != 0 {
+            database.freelist!.recordAllocation(id, txid: meta.txid)
+        } else {
+            id = database.freelist!.allocate(txid: meta.txid, count: count)
+        }
         if id == 0 {
             // No free run fits: take pages at the end of the file.
             id = meta.pgid

@@ -24,7 +24,16 @@ final class ArrayFreelist: Freelist {
         }
     }
 
-    override func allocateRun(_ count: Int) -> PageID {
+    /// How many of the lowest free ids a commit's reservation looks through for its run: in a
+    /// large, fragmented free list a full scan every commit would cost more than it saves.
+    static let reserveScanLimit = 1024
+
+    override func allocateRun(_ count: Int) -> PageID { allocateRun(count, scanning: Int.max) }
+
+    override func reserveRun(_ count: Int) -> PageID { allocateRun(count, scanning: Self.reserveScanLimit) }
+
+    /// First fit among the lowest `limit` free ids.
+    private func allocateRun(_ count: Int, scanning limit: Int) -> PageID {
         guard count > 0, head < ids.count else { return 0 }
         // Fast path: one page, the lowest id.
         if count == 1 {
@@ -34,7 +43,7 @@ final class ArrayFreelist: Freelist {
         compact()
         var initial: PageID = 0
         var previous: PageID = 0
-        for i in ids.indices {
+        for i in ids.indices.prefix(limit) {
             let id = ids[i]
             // A gap starts a new run.
             if previous == 0 || id - previous != 1 { initial = id }

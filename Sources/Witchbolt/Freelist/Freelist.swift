@@ -47,6 +47,9 @@ class Freelist {
     func allocateRun(_ count: Int) -> PageID { fatalError("abstract") }
     /// Adds freed `ids` to the free ids.
     func mergeSpans(_ ids: [PageID]) { fatalError("abstract") }
+    /// Takes `count` contiguous free pages for a commit's reserved run, or returns 0; may
+    /// give up sooner than `allocateRun` (the run is an optimisation, asked for every commit).
+    func reserveRun(_ count: Int) -> PageID { allocateRun(count) }
 
     // MARK: Shared
 
@@ -82,6 +85,26 @@ class Freelist {
             for i in 0..<PageID(count) { cache.remove(id + i) }
         }
         return id
+    }
+
+    /// Takes `count` contiguous free pages out of the free ids without recording an
+    /// allocation (a commit's reserved run; see `Tx+Reservation.swift`); 0 when none fit.
+    func reserve(count: Int) -> PageID {
+        let id = reserveRun(count)
+        if id != 0 {
+            for i in 0..<PageID(count) { cache.remove(id + i) }
+        }
+        return id
+    }
+
+    /// Records that transaction `txid` allocated the pages starting at `id` from its run.
+    func recordAllocation(_ id: PageID, txid: TxID) {
+        allocs.record(id, by: txid)
+    }
+
+    /// Puts reserved pages that were not used back among the free ids.
+    func unreserve(_ ids: Range<PageID>) {
+        mergeSpans(Array(ids))
     }
 
     /// Frees a page and its overflow in transaction `txid`: pending until released.

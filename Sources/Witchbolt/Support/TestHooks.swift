@@ -25,6 +25,8 @@ extension FileFaultInjector {
 
 /// A named step of a commit where a test can make it fail.
 @_spi(Testing) public enum Failpoint: String, Sendable, CaseIterable {
+    /// After the spill, before the free list is written: the commit rolls back, nothing written.
+    case beforeWriteFreelist
     /// After the dirty pages are written, before their fdatasync.
     case beforeSyncDataPages
     /// Before the meta page is written.

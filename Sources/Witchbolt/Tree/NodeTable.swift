@@ -60,6 +60,12 @@ struct NodeTable {
         return result
     }
 
+    /// Calls `body` with every node in the table, in no particular order.
+    func forEach(_ body: (Node) -> Void) {
+        if let zero { body(zero.takeUnretainedValue()) }
+        for (k, n) in zip(ids, nodes) where k != 0 { body(n!.takeUnretainedValue()) }
+    }
+
     // MARK: Probing
 
     /// A slot from the id's bits, spread by Fibonacci hashing.
