@@ -9,7 +9,9 @@
 //
 // Syncing the log after every batch costs durable commits dearly (each commit's two
 // fdatasyncs of the database compete with a third one), so the default syncs it only where
-// it changes meaning: when it is emptied (a seal, a rotation) and when the stream stops.
+// it changes meaning: when a generation ends and when the stream stops. Its records become
+// durable when they are sealed into a segment; the truncation after a seal is synced with
+// the log's next sync (ShadowOpenLog.reset).
 
 import Foundation
 
@@ -19,8 +21,9 @@ import Foundation
 /// and a log that does not match the database after a crash only costs a new generation
 /// (one full snapshot shipped to every replica).
 public enum ShadowLogSync: String, Sendable, CaseIterable, CustomStringConvertible {
-    /// Sync the log only when it is emptied (a segment is sealed, every sync interval, or a
-    /// new generation starts) and when the stream stops: never on the commit path. A process
+    /// Sync the log only when a new generation starts and when the stream stops: never on
+    /// the commit path. Its records become durable when they are sealed into a segment
+    /// (every sync interval, or at the segment size limit). A process
     /// crash loses nothing (the records are in the page cache); after a power loss or OS
     /// crash the log may miss its last records, and the stream then starts a new generation
     /// with a snapshot. The default.

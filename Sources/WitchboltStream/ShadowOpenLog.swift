@@ -4,8 +4,9 @@
 // open segment (with its whole-database checksum) is appended here too. When the records
 // are made durable is the configuration's `shadowLogSync` policy (ShadowLogSync.swift): by
 // default only when the stream stops, never per batch of commits. When the segment is sealed
-// (or the generation ends), the log is emptied, durably: the truncation is synced, so that
-// records of an ended generation cannot come back after a power loss.
+// (or the generation ends), the log is emptied. When a generation ends, the truncation is
+// synced, so that its records cannot come back after a power loss; after a seal it is synced
+// with the log's next sync (the records it drops are all covered by `state.json`).
 //
 // After a crash, the records in the log that follow the last sealed txid of `state.json` are
 // the unsealed tail of the chain. If the database is exactly at the last of them (same txid,
@@ -54,13 +55,23 @@ final class ShadowOpenLog {
         didSync?()
     }
 
-    /// Empties the log (its records are sealed, or belong to a generation that ended) and
-    /// makes the truncation durable. Once per seal or rotation, never per commit.
-    func reset() throws {
+    /// Empties the log: its records are sealed, or belong to a generation that ended. Once
+    /// per seal or rotation, never per commit.
+    ///
+    /// - Parameter durable: sync the truncation now. A generation that ended must not come
+    ///   back after a power loss, so a rotation syncs. After a seal it need not: every record
+    ///   the log held is at most the sealed txid that `state.json` durably records, and the
+    ///   restart reads only the records after that txid, so the next `sync` (the next batch
+    ///   with `.everyBatch`, or the stop) makes the truncation durable with what follows it.
+    func reset(durable: Bool = true) throws {
         try file.truncate()
-        try file.sync()
-        pendingSync = false
-        didSync?()
+        if durable {
+            try file.sync()
+            pendingSync = false
+            didSync?()
+        } else {
+            pendingSync = true
+        }
     }
 
     /// The valid records of the log at `path`, in order, up to the first damaged entry.

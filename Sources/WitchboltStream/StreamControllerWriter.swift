@@ -424,7 +424,9 @@ extension StreamController {
                 s.shadowError = nil
             }
             try shadow.saveState(ShadowState(generation: generation.rawValue, lastTxID: last.txID, lastTimestampMillis: last.timestampMillis, pageSize: w.pageSize, databaseChecksum: last.databaseChecksum))
-            try w.openLog?.reset()
+            // Every record the log drops is at most last.txID, now durable in state.json: the
+            // truncation is synced with the log's next sync, not here (ShadowOpenLog.reset).
+            try w.openLog?.reset(durable: false)
             wakeUploaders()
         } catch {
             shadowFailed(error, state: &w)

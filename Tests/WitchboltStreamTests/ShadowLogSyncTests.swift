@@ -130,6 +130,34 @@ struct ShadowLogSyncTests {
         try expectNewestReplay(of: s.replica, equals: s.db)
     }
 
+    @Test("a power loss that undoes the open log's truncation after a seal continues the generation: the records it brings back are sealed already and skipped")
+    func lostTruncationAfterSeal() throws {
+        let s = Setup(seed: 44)
+        defer { s.cleanup() }
+        var (controller, generation) = try s.startWithUnsealedCommits(3)
+        let unsealed = try #require(FileManager.default.contents(atPath: s.openLogPath))
+        let syncs = s.syncs.value
+        // The seal truncates the log without syncing it (state.json holds the sealed txid).
+        #expect(controller.flush())
+        #expect(ShadowOpenLog.read(path: s.openLogPath).isEmpty)
+        #expect(s.syncs.value == syncs)
+
+        // The process dies, and a power loss brings the truncated records back.
+        controller.abandon()
+        try unsealed.write(to: URL(fileURLWithPath: s.openLogPath))
+        #expect(ShadowOpenLog.read(path: s.openLogPath).count == 3)
+
+        controller = try s.start()
+        #expect(controller.status().generation == generation)
+        #expect(controller.status().generationReason?.contains("continued") == true)
+        s.db.commit()
+        #expect(controller.flush())
+        #expect(controller.status().generation == generation)
+        controller.stop()
+        #expect(try s.snapshotCount() == 1)
+        try expectNewestReplay(of: s.replica, equals: s.db)
+    }
+
     /// What a power loss leaves of the three unsynced records of the open log.
     enum PowerLoss: String, CaseIterable, Sendable {
         case everyRecordLost
