@@ -68,6 +68,20 @@ struct ShadowLogSyncTests {
             try replica.list(prefix: "generations/").filter { $0.key.hasSuffix(".snapshot") }.count
         }
 
+        /// Restarts the controller and checks that `generation` goes on: a next commit ships
+        /// in it, no second snapshot is taken, and the replica replays to the database.
+        func expectGenerationContinues(_ generation: String) throws {
+            let controller = try start()
+            #expect(controller.status().generation == generation)
+            #expect(controller.status().generationReason?.contains("continued") == true)
+            db.commit()
+            #expect(controller.flush())
+            #expect(controller.status().generation == generation)
+            controller.stop()
+            #expect(try snapshotCount() == 1)
+            try expectNewestReplay(of: replica, equals: db)
+        }
+
         func cleanup() { try? FileManager.default.removeItem(atPath: shadow) }
     }
 
@@ -114,27 +128,19 @@ struct ShadowLogSyncTests {
     func cleanStopResumes() throws {
         let s = Setup(seed: 42)
         defer { s.cleanup() }
-        var (controller, generation) = try s.startWithUnsealedCommits(3)
+        let (controller, generation) = try s.startWithUnsealedCommits(3)
         controller.stop()
         #expect(ShadowOpenLog.read(path: s.openLogPath).isEmpty)
         #expect(ShadowLog(root: s.shadow).loadState()?.lastTxID == s.db.txID)
 
-        controller = try s.start()
-        #expect(controller.status().generation == generation)
-        #expect(controller.status().generationReason?.contains("continued") == true)
-        s.db.commit()
-        #expect(controller.flush())
-        #expect(controller.status().generation == generation)
-        controller.stop()
-        #expect(try s.snapshotCount() == 1)
-        try expectNewestReplay(of: s.replica, equals: s.db)
+        try s.expectGenerationContinues(generation)
     }
 
     @Test("a power loss that undoes the open log's truncation after a seal continues the generation: the records it brings back are sealed already and skipped")
     func lostTruncationAfterSeal() throws {
         let s = Setup(seed: 44)
         defer { s.cleanup() }
-        var (controller, generation) = try s.startWithUnsealedCommits(3)
+        let (controller, generation) = try s.startWithUnsealedCommits(3)
         let unsealed = try #require(FileManager.default.contents(atPath: s.openLogPath))
         let syncs = s.syncs.value
         // The seal truncates the log without syncing it (state.json holds the sealed txid).
@@ -147,15 +153,7 @@ struct ShadowLogSyncTests {
         try unsealed.write(to: URL(fileURLWithPath: s.openLogPath))
         #expect(ShadowOpenLog.read(path: s.openLogPath).count == 3)
 
-        controller = try s.start()
-        #expect(controller.status().generation == generation)
-        #expect(controller.status().generationReason?.contains("continued") == true)
-        s.db.commit()
-        #expect(controller.flush())
-        #expect(controller.status().generation == generation)
-        controller.stop()
-        #expect(try s.snapshotCount() == 1)
-        try expectNewestReplay(of: s.replica, equals: s.db)
+        try s.expectGenerationContinues(generation)
     }
 
     /// What a power loss leaves of the three unsynced records of the open log.
