@@ -81,14 +81,9 @@ extension Tx {
         if bucket.rootNode != nil {
             // An inline bucket's node goes into its parent's value, not onto pages.
             if bucket !== root && bucket.isInlineable { return pages }
+            // At least a page a node: a large commit stops here without sizing its nodes.
             guard pages + bucket.nodes.count <= limit else { return nil }
-            var tooMany = false
-            bucket.nodes.forEach { node in
-                let size = node.size
-                pages += size <= pageSize ? 1 : (size + pageSize - 1) / pageSize
-                if pages > limit { tooMany = true }
-            }
-            if tooMany { return nil }
+            bucket.nodes.forEach { node in pages += max(1, (node.size + pageSize - 1) / pageSize) }
         } else if nestedChanged && bucket.header.root != 0 {
             pages += try depth(of: bucket)
         }
