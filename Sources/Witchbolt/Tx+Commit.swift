@@ -49,6 +49,7 @@ extension Tx {
             }
         } catch {
             reservation = 0..<0
+            reservedAtEnd = 0
             rollbackUnchecked()
             throw error
         }

@@ -9,8 +9,9 @@
 // So before the spill, a commit estimates the pages it will allocate from the nodes it
 // materialised and, when that is small, takes one free run of that length from the free
 // list, or from the end of the file while few pages are free. The spill and the free list
-// take their pages from the run in order; what is left is given back to the free list before
-// the free list is written. Otherwise, or when the estimate was short, pages are allocated
+// take their pages from the run in order; what is left of a free run is given back to the
+// free list before the free list is written, and a run at the end is claimed only as far as
+// it is used (every page below the high-water mark stays one some commit wrote). Otherwise, or when the estimate was short, pages are allocated
 // one node at a time as before. The run only ever holds pages no tree references (free, or
 // new at the end), so the commit protocol and its crash safety are unchanged, and the file
 // format is the same.
@@ -29,39 +30,51 @@ extension Tx {
     /// Reserves one contiguous free run for the spill and the free list, when the commit is
     /// small and such a run is free. Called after rebalancing, before spilling.
     func reserveContiguousRun() throws {
-        guard reservation.isEmpty, let freelist = database.freelist else { return }
+        guard reservation.isEmpty, reservedAtEnd == 0, let freelist = database.freelist else { return }
         guard var pages = try spillEstimate(root, limit: Self.maxReservedPages), pages > 0 else { return }
         if !database.options.noFreelistSync {
             pages += PageBuffer.freelistSize(count: freelist.count) / pageSize + 1
         }
         guard pages > 1, pages <= Self.maxReservedPages else { return }
-        var start = freelist.reserve(count: pages)
-        if start == 0 && freelist.freeCount < Self.maxFreePagesToGrow {
-            // No free run is long enough and few pages are free: take the run at the end of
+        let start = freelist.reserve(count: pages)
+        if start != 0 {
+            reservation = start..<(start + PageID(pages))
+        } else if freelist.freeCount < Self.maxFreePagesToGrow {
+            // No free run is long enough and few pages are free: the run starts at the end of
             // the file. Without this, a one-put commit that once fell back to scattered pages
-            // would alternate between them and a run forever.
-            let highWaterMark = meta.pgid + PageID(pages)
+            // would alternate between them and a run forever. The pages are claimed as they
+            // are used, so every page below the high-water mark is still one a commit wrote
+            // (the page-frame contract); room for all of them is made now, or not at all.
             do {
-                try database.ensureCapacity(pages: highWaterMark + 1, pageSize: pageSize)
+                try database.ensureCapacity(pages: meta.pgid + PageID(pages) + 1, pageSize: pageSize)
             } catch {
                 return  // near the size limit: allocate node by node, from the free pages
             }
-            start = meta.pgid
-            meta.pgid = highWaterMark
+            reservedAtEnd = pages
         }
-        if start != 0 { reservation = start..<(start + PageID(pages)) }
     }
 
     /// Takes `count` pages from the front of the reservation, or returns 0 when it holds fewer.
     func takeReserved(_ count: Int) -> PageID {
-        guard reservation.count >= count else { return 0 }
-        let id = reservation.lowerBound
-        reservation = (id + PageID(count))..<reservation.upperBound
-        return id
+        if reservation.count >= count {
+            let id = reservation.lowerBound
+            reservation = (id + PageID(count))..<reservation.upperBound
+            return id
+        }
+        if reservedAtEnd >= count {
+            // The map already has room for the whole run (reserveContiguousRun).
+            let id = meta.pgid
+            meta.pgid += PageID(count)
+            reservedAtEnd -= count
+            return id
+        }
+        return 0
     }
 
-    /// Gives the pages the commit did not use back to the free list (before it is written).
+    /// Gives the free pages the commit did not use back to the free list (before it is
+    /// written), and forgets the rest of a run at the end of the file.
     func releaseReservation() {
+        reservedAtEnd = 0
         guard !reservation.isEmpty else { return }
         database.freelist?.unreserve(reservation)
         reservation = 0..<0

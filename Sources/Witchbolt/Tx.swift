@@ -42,6 +42,8 @@ public final class Tx {
     @exclusivity(unchecked) var dirty: [PageBuffer] = []
     /// Free pages a small commit reserved as one run, not yet used (`Tx+Reservation.swift`).
     var reservation: Range<PageID> = 0..<0
+    /// Pages a small commit may still take at the end of the file as one run (instead).
+    var reservedAtEnd = 0
     var commitHandlers: [() -> Void] = []
     /// The copies of keys and values this transaction's nodes point at (write transactions).
     let arena = ByteArena()

@@ -35,6 +35,19 @@ struct PageFlushFrameTests {
     @Test("frames applied to a shadow copy reproduce the file after every commit",
           arguments: [1024, 4096, 16384], [false, true])
     func framesReproduceTheFile(_ pageSize: Int, _ noFreelistSync: Bool) throws {
+        try checkFrames(pageSize: pageSize, noFreelistSync: noFreelistSync, seed: nil)
+    }
+
+    /// Seeds that caught a commit's run reserved at the end of the file and not all used:
+    /// the unused pages lay below the high-water mark and no frame had written them.
+    @Test("frames reproduce the file with the seeds that caught unwritten pages below the high-water mark",
+          arguments: [(1024, UInt64(13177017516026611110)), (16384, 7486055264614230346)])
+    func framesReproduceTheFileKnownSeeds(_ pageSize: Int, _ seed: UInt64) throws {
+        try checkFrames(pageSize: pageSize, noFreelistSync: true, seed: seed)
+    }
+
+    /// Sixty random commits; after each, the frames applied so far equal the file over [0, hwm).
+    private func checkFrames(pageSize: Int, noFreelistSync: Bool, seed: UInt64?) throws {
         let dir = TemporaryDirectory()
         let path = dir.file("f.db")
         let shadow = ShadowImage()
@@ -44,7 +57,7 @@ struct PageFlushFrameTests {
         options.noFreelistSync = noFreelistSync
         options.pageFlushObservers = [PageFlushObserverRegistration(observer: shadow)]
         let db = try DB.open(path: path, options: options)
-        var rng = SeededRandom(label: "frames-\(pageSize)-\(noFreelistSync)")
+        var rng = SeededRandom(label: "frames-\(pageSize)-\(noFreelistSync)", seed: seed)
         for t in 0..<60 {
             try db.update { tx in
                 let b = try tx.createBucketIfNotExists(Array("b\(t % 3)".utf8))
