@@ -380,20 +380,29 @@ struct RestoreTimeTests {
     }
 }
 
-/// A client that fails every `every`-th read with a transient error.
+/// A client that fails every `every`-th read with a transient error, each key at most
+/// `failuresPerKey` times (so that a reader retrying a key is not failed again by reads of
+/// other keys on other threads landing on the count in between).
 final class FlakyClient: ReplicaClient, @unchecked Sendable {
-    // @unchecked Sendable because `count` is only touched under `lock`.
+    // @unchecked Sendable because `count` and `failures` are only touched under `lock`.
     let inner: any ReplicaClient
     let every: Int
+    let failuresPerKey: Int
     private let lock = NSLock()
     private var count = 0
-    init(_ inner: any ReplicaClient, every: Int) { self.inner = inner; self.every = every }
+    private var failures: [String: Int] = [:]
+    init(_ inner: any ReplicaClient, every: Int, failuresPerKey: Int = .max) {
+        self.inner = inner
+        self.every = every
+        self.failuresPerKey = failuresPerKey
+    }
     var description: String { inner.description }
     var kind: String { inner.kind }
     private func tick(_ key: String) throws {
         lock.lock()
         count += 1
-        let fail = count % every == 0
+        let fail = count % every == 0 && failures[key, default: 0] < failuresPerKey
+        if fail { failures[key, default: 0] += 1 }
         lock.unlock()
         if fail { throw StreamError(.unavailable, "flaky: \(key)") }
     }
@@ -417,7 +426,9 @@ struct RestorePrefetchTests {
             let output = restoreOutput()
             var options = syntheticOptions(output)
             options.parallelism = parallelism
-            let client = FlakyClient(replica.client, every: 4)
+            // Once a key: the restore retries a read up to three times, and with 16 threads
+            // reading, a key's retries could otherwise keep landing on every fourth read.
+            let client = FlakyClient(replica.client, every: 4, failuresPerKey: 1)
             let result = try #require(try Restorer.restore(from: [client], options: options))
             #expect(result.txID == replica.db.txID)
             #expect(result.segmentsApplied == 40)
