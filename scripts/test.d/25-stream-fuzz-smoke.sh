@@ -14,7 +14,8 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 # Whether libFuzzer sees coverage on the seed corpus. SwiftPM hands swiftc the sanitizers in
 # the reverse of the command line's order, and swiftc given `-sanitize=fuzzer
 # -sanitize=address` left the Swift modules without coverage: the fuzzer then ran blind ("no
-# interesting inputs") and passed. The order that works here is tried first, then the other.
+# interesting inputs") and passed. Which order instruments is not stable from one clean
+# build to the next (a CI run saw both fail once), so both are tried, twice.
 instrumented() {
     local out
     out="$("$1" -runs=0 "$2" 2>&1 || true)"
@@ -26,7 +27,8 @@ for pair in FuzzSegment:segment FuzzSnapshot:snapshot; do
     log="$(mktemp)"
     work="$(mktemp -d)"
     ok=no
-    for order in "--sanitize=fuzzer --sanitize=address" "--sanitize=address --sanitize=fuzzer"; do
+    for order in "--sanitize=fuzzer --sanitize=address" "--sanitize=address --sanitize=fuzzer" \
+                 "--sanitize=fuzzer --sanitize=address" "--sanitize=address --sanitize=fuzzer"; do
         # shellcheck disable=SC2206
         build=(swift build --scratch-path "$scratch" $order)
         if "${build[@]}" --product "$target" >"$log" 2>&1; then
