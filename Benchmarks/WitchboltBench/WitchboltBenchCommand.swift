@@ -89,6 +89,9 @@ struct WitchboltBenchCommand: ParsableCommand {
     @Option(help: "Runs per engine; each result is the median run.")
     var runs = 5
 
+    @Option(help: "With two engines, fsync on and no --replicate, durable-commit runs the engines in alternating turns of this many commits (0: each engine's commits in one stretch).")
+    var interleave = 250
+
     @Flag(help: "Print one JSON object a line instead of a table.")
     var json = false
 
@@ -122,6 +125,7 @@ struct WitchboltBenchCommand: ParsableCommand {
         }
         if replicate != nil && engine == .lmdb { throw ValidationError("--replicate replicates Witchbolt: choose --engine witchbolt or both") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
+        if interleave < 0 { throw ValidationError("--interleave must be 0 (off) or a number of commits") }
         do {
             _ = try ShadowLogSync(parsing: shadowLogSync)
         } catch {
@@ -178,15 +182,23 @@ struct WitchboltBenchCommand: ParsableCommand {
             results[r.engine, default: [:]][r.workload, default: []].append(r)
             progress("  " + r.summary)
         }
+        // Durable commits of Witchbolt and LMDB take turns within a run (see InterleavedCommits).
+        let interleaved = interleave > 0 && engines.count == 2 && replicate == nil && !noSync && chosenWorkloads.contains(.durableCommit)
         var databaseBytes: Int64?
         for run in 0..<runs {
             let order = run % 2 == 0 ? engines : engines.reversed()
             for e in order {
-                let chosen = e.replicates ? chosenWorkloads.intersection(BenchWorkload.writeWorkloads) : chosenWorkloads.subtracting(BenchWorkload.replicaWorkloads)
+                var chosen = e.replicates ? chosenWorkloads.intersection(BenchWorkload.writeWorkloads) : chosenWorkloads.subtracting(BenchWorkload.replicaWorkloads)
+                if interleaved { chosen.remove(.durableCommit) }
                 guard !chosen.isEmpty else { continue }
                 progress("run \(run + 1) of \(runs): \(e.name)")
                 let runner = BenchRunner(engine: e, data: data, directory: directory, keepFiles: work && run == runs - 1, progress: progress)
                 for r in try runner.run(chosen) { note(r) }
+            }
+            if interleaved {
+                progress("run \(run + 1) of \(runs): durable-commit, \(engines.map(\.name).joined(separator: " and ")) in turns of \(interleave)")
+                let runners = engines.map { BenchRunner(engine: $0, data: data, directory: directory, keepFiles: work && run == runs - 1, progress: progress) }
+                for r in try InterleavedCommits(runners: runners, blockSize: interleave).run(first: run % 2) { note(r) }
             }
             if let replicaWorkloads, !replicaChosen.isEmpty {
                 progress("run \(run + 1) of \(runs): snapshot and restore")

@@ -131,7 +131,8 @@ public struct BenchRunner {
         return r
     }
 
-    private func size(_ path: String) -> Int64 {
+    /// The size of the database files at `path`.
+    func size(_ path: String) -> Int64 {
         engine.files(path: path).reduce(0) { total, file in
             var st = stat()
             return total + (stat(file, &st) == 0 ? Int64(st.st_size) : 0)
@@ -140,6 +141,11 @@ public struct BenchRunner {
 
     private func remove(_ path: String) {
         for file in engine.files(path: path) { unlink(file) }
+    }
+
+    /// Removes the files `workload` writes.
+    func removeFiles(of workload: BenchWorkload) {
+        remove(path(for: workload))
     }
 }
 

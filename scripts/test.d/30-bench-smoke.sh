@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark smoke test: a tiny run (2,000 keys, 200 commits, one run, no fsync) of every
 # workload on both engines through `witchbolt-bench --json`, checking that each engine reports
-# each workload with a positive rate and that the ratios are printed; the same with
+# each workload with a positive rate and that the ratios are printed; durable commits with
+# fsync, the engines taking turns (`--interleave`); the same with
 # `--replicate` to a file replica (write workloads with Stream on and their lag and overhead,
 # snapshot and restore with their memory figures, `--compression` and `--shadow-dir`, the
 # replica cleaned up afterwards); a tiny
@@ -54,6 +55,32 @@ for w in workloads:
     print(f"bench-smoke: {w}: witchbolt {results[('witchbolt', w)]['opsPerSecond']:.0f} ops/s, "
           f"lmdb {results[('lmdb', w)]['opsPerSecond']:.0f} ops/s")
 PY
+
+# Durable commits with fsync on, both engines taking turns of 20 commits (--interleave):
+# each engine reports all 60 commits with their percentiles, and the ratio is printed.
+"$BIN/witchbolt-bench" --engine both --workloads durable-commit --commit-count 60 --interleave 20 --runs 2 \
+    --count 100 --json --path "$WORK/interleaved" >"$WORK/interleaved.jsonl" 2>"$WORK/err.log" || {
+    cat "$WORK/err.log" >&2
+    echo "bench-smoke: witchbolt-bench --interleave failed" >&2
+    exit 1
+}
+grep -q "in turns of 20" "$WORK/err.log" || { echo "bench-smoke: durable-commit did not run in turns" >&2; exit 1; }
+python3 - "$WORK/interleaved.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+results = {l["engine"]: l for l in lines if l.get("workload") == "durable-commit" and "engine" in l}
+problems = [f"{e}: no 60 commits with percentiles: {results.get(e)}" for e in ["witchbolt", "lmdb"]
+            if not (results.get(e, {}).get("ops") == 60 and results[e]["opsPerSecond"] > 0 and "p99Micros" in results[e])]
+if not any(l.get("workload") == "durable-commit" and "ratio" in l for l in lines):
+    problems.append("no durable-commit ratio")
+for p in problems:
+    print("bench-smoke: interleaved", p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+if "$BIN/witchbolt-bench" --interleave -1 --count 10 --runs 1 >/dev/null 2>"$WORK/err.log" || ! grep -q -- "--interleave" "$WORK/err.log"; then
+    echo "bench-smoke: --interleave -1 should be refused naming the option" >&2
+    exit 1
+fi
 
 # With Stream on, to a file replica: every write workload with and without Stream, snapshot,
 # restore; zstd level 1 and the shadow directories in a directory of their own.
