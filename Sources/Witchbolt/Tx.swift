@@ -147,6 +147,8 @@ public final class Tx {
             meta.pgid = newHighWaterMark
         }
         let recycled = count == 1 ? database.pagePool.take() : nil
+        // Room for a small commit's pages at once, rather than regrowing 1, 2, 4, 8.
+        if dirty.capacity == 0 { dirty.reserveCapacity(8) }
         dirty.append(PageBuffer(id: id, count: count, pageSize: pageSize, recycled: recycled, fill: write))
         stats.pageAllocations += count
         return id

@@ -11,6 +11,7 @@ final class ArrayFreelist: Freelist {
 
     override var freeCount: Int { ids.count - head }
     override func freeIDs() -> [PageID] { Array(ids[head...]) }
+    override func appendFreeIDs(to all: inout [PageID]) { all += ids[head...] }
     override func setFreeIDs(_ ids: [PageID]) {
         self.ids = ids
         head = 0

@@ -11,9 +11,18 @@
 
 /// Pages freed by one transaction, with the transaction that had allocated each.
 struct PendingPages {
-    var ids: [PageID] = []
-    var allocatedBy: [TxID] = []
+    var ids: [PageID]
+    var allocatedBy: [TxID]
     var lastReleaseBegin: TxID = 0
+
+    /// Room for a small commit's frees from the start (a one-put commit frees four to six
+    /// pages), so that they do not regrow the arrays page by page.
+    init() {
+        ids = []
+        allocatedBy = []
+        ids.reserveCapacity(8)
+        allocatedBy.reserveCapacity(8)
+    }
 
     /// Records one freed page.
     @inline(__always)
@@ -41,6 +50,8 @@ class Freelist {
     var freeCount: Int { fatalError("abstract") }
     /// All free ids, sorted.
     func freeIDs() -> [PageID] { fatalError("abstract") }
+    /// Appends the free ids, sorted, to `all` (without the copy `freeIDs` makes where it can).
+    func appendFreeIDs(to all: inout [PageID]) { all += freeIDs() }
     /// Replaces the free ids with `ids` (sorted).
     func setFreeIDs(_ ids: [PageID]) { fatalError("abstract") }
     /// Allocates `count` contiguous pages, returning the first id, or 0 when none fit.
@@ -124,10 +135,12 @@ class Freelist {
 
     /// Moves the pages of every pending transaction at or before `txid` to the free ids.
     func release(upTo txid: TxID) {
+        // The keys first: removing entries while iterating the dictionary would copy it.
+        let ready = pending.keys.filter { $0 <= txid }
         var released: [PageID] = []
-        for (freedBy, entry) in pending where freedBy <= txid {
-            released += entry.ids
-            pending[freedBy] = nil
+        for freedBy in ready {
+            guard let entry = pending.removeValue(forKey: freedBy) else { continue }
+            if released.isEmpty { released = entry.ids } else { released += entry.ids }
         }
         if !released.isEmpty { mergeSpans(released) }
     }
@@ -137,8 +150,10 @@ class Freelist {
     func releaseRange(begin: TxID, end: TxID) {
         guard begin <= end else { return }
         var released: [PageID] = []
-        for (freedBy, var entry) in pending where freedBy >= begin && freedBy <= end {
-            if entry.lastReleaseBegin == begin { continue }
+        // The keys first: updating entries while iterating the dictionary would copy it.
+        for freedBy in pending.keys.filter({ $0 >= begin && $0 <= end }) {
+            // Out of the dictionary while it changes, so its arrays are not copied.
+            guard pending[freedBy]?.lastReleaseBegin != begin, var entry = pending.removeValue(forKey: freedBy) else { continue }
             var i = 0
             while i < entry.ids.count {
                 let by = entry.allocatedBy[i]
@@ -153,7 +168,7 @@ class Freelist {
                 }
             }
             entry.lastReleaseBegin = begin
-            pending[freedBy] = entry.ids.isEmpty ? nil : entry
+            if !entry.ids.isEmpty { pending[freedBy] = entry }
         }
         if !released.isEmpty { mergeSpans(released) }
     }
@@ -179,13 +194,15 @@ class Freelist {
 
     /// The sorted union of free and pending ids: what the freelist page stores.
     func copyAll() -> [PageID] {
-        var all = freeIDs()
-        var pendingIDs: [PageID] = []
-        for p in pending.values { pendingIDs += p.ids }
-        if !pendingIDs.isEmpty {
-            all += pendingIDs
-            all.sort()
-        }
+        guard !pending.isEmpty else { return freeIDs() }
+        // One allocation of the final size, then the pending ids sorted in.
+        var count = freeCount
+        for p in pending.values { count += p.ids.count }
+        var all: [PageID] = []
+        all.reserveCapacity(count)
+        appendFreeIDs(to: &all)
+        for p in pending.values { all += p.ids }
+        all.sort()
         return all
     }
 

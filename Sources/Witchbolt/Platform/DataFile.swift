@@ -72,8 +72,13 @@ final class DataFile: @unchecked Sendable {
             return
         }
         #endif
-        var vectors = buffers.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
-        let rc = vectors.withUnsafeMutableBufferPointer { cpageio_pwritev_all(fd, $0.baseAddress, Int32($0.count), offset) }
+        // The vectors live on the stack: a commit writes a few runs of at most eight pages.
+        let rc = withUnsafeTemporaryAllocation(of: iovec.self, capacity: buffers.count) { vectors in
+            for (i, buffer) in buffers.enumerated() {
+                vectors.initializeElement(at: i, to: iovec(iov_base: UnsafeMutableRawPointer(mutating: buffer.baseAddress), iov_len: buffer.count))
+            }
+            return cpageio_pwritev_all(fd, vectors.baseAddress, Int32(buffers.count), offset)
+        }
         if rc < 0 { throw SystemCall.error("pwritev", path: path, rc: Int32(rc)) }
     }
 
