@@ -47,8 +47,8 @@ struct SFTPWriteOnceTests {
         let client = try SFTPReplicaClient(config: server.config())
         defer { client.close() }
         try client.write(key: "g/a.bin", from: .bytes([1]))
-        FileManager.default.createFile(atPath: replicaDirectory + "/g/.b.bin.witchbolt-tmp-0123456789abcdef", contents: Data([1, 2]))
-        FileManager.default.createFile(atPath: replicaDirectory + "/g/.hidden-but-real", contents: Data([3]))
+        #expect(FileManager.default.createFile(atPath: replicaDirectory + "/g/.b.bin.witchbolt-tmp-0123456789abcdef", contents: Data([1, 2])))
+        #expect(FileManager.default.createFile(atPath: replicaDirectory + "/g/.hidden-but-real", contents: Data([3])))
         #expect(try client.list(prefix: "g/") == [ObjectInfo(key: "g/.hidden-but-real", size: 1), ObjectInfo(key: "g/a.bin", size: 1)])
     }
 
