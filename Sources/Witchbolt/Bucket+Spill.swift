@@ -8,29 +8,13 @@ extension Bucket {
     /// Writes nested buckets and then this bucket's nodes to dirty pages (bbolt: Bucket.spill).
     func spill() throws {
         // Spill nested buckets first, in key order so that the file layout is deterministic.
-        for name in children.keys.sorted(by: { compareBytes($0[...], $1[...]) < 0 }) {
-            let child = children[name]!
-            var value: [UInt8]
-            if child.isInlineable {
-                // Small enough and without nested buckets: store it inline in the value.
-                try child.free()
-                value = child.inlineValue()
-            } else {
-                try child.spill()
-                value = [UInt8](repeating: 0, count: PageLayout.bucketHeaderSize)
-                value.withUnsafeMutableBytes { child.header.write(to: $0.baseAddress!) }
+        // (One child, the common case, needs no sorted copy of the names.)
+        if children.count == 1, let (name, child) = children.first {
+            try spill(child, named: name)
+        } else {
+            for name in children.keys.sorted(by: { compareBytes($0[...], $1[...]) < 0 }) {
+                try spill(children[name]!, named: name)
             }
-            // Skip a bucket that materialised no node: its value has not changed.
-            if child.rootNode == nil { continue }
-
-            // Update the bucket's value in this bucket's node.
-            let c = internalCursor()
-            guard let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0,
-                  flags & PageLayout.bucketLeafFlag != 0 else {
-                throw WitchboltError(.corrupted, "misplaced bucket header: \(hex(name)) (keys out of order in the file?)")
-            }
-            let storedName = tx.arena.copy(name)
-            try c.node().put(oldKey: storedName, newKey: storedName, value: tx.arena.copy(value), pgid: 0, flags: PageLayout.bucketLeafFlag)
         }
 
         // Spill this bucket's nodes, if any were materialised.
@@ -39,6 +23,33 @@ extension Bucket {
         rootNode = root.root
         precondition(rootNode!.pgid < tx.meta.pgid, "pgid \(rootNode!.pgid) above high water mark \(tx.meta.pgid)")
         header.root = rootNode!.pgid
+    }
+
+    /// Writes the nested bucket `child` and stores its new value (inline bucket or header)
+    /// under `name` in this bucket's node.
+    private func spill(_ child: Bucket, named name: [UInt8]) throws {
+        let value: UnsafeRawBufferPointer
+        if child.isInlineable {
+            // Small enough and without nested buckets: store it inline in the value.
+            try child.free()
+            value = tx.arena.copy(child.inlineValue())
+        } else {
+            try child.spill()
+            let header = tx.arena.allocate(PageLayout.bucketHeaderSize)
+            child.header.write(to: header)
+            value = UnsafeRawBufferPointer(start: header, count: PageLayout.bucketHeaderSize)
+        }
+        // Skip a bucket that materialised no node: its value has not changed.
+        if child.rootNode == nil { return }
+
+        // Update the bucket's value in this bucket's node.
+        let c = internalCursor()
+        guard let (k, _, flags) = try name.withUnsafeBytes({ try c.seekRaw($0) }), compareBytes(k, name) == 0,
+              flags & PageLayout.bucketLeafFlag != 0 else {
+            throw WitchboltError(.corrupted, "misplaced bucket header: \(hex(name)) (keys out of order in the file?)")
+        }
+        let storedName = tx.arena.copy(name)
+        try c.node().put(oldKey: storedName, newKey: storedName, value: value, pgid: 0, flags: PageLayout.bucketLeafFlag)
     }
 
     /// Whether the bucket can be stored inline: one leaf node, no nested buckets, a quarter page at most.

@@ -11,6 +11,8 @@ final class ByteArena {
     /// The size of an ordinary chunk; larger copies get a chunk of their own.
     static let chunkSize = 256 << 10
 
+    /// The first chunk, apart from the rest: a small transaction then allocates no array.
+    private var firstChunk: UnsafeMutableRawPointer?
     private var chunks: [UnsafeMutableRawPointer] = []
     private var next: UnsafeMutableRawPointer?
     private var remaining = 0
@@ -20,6 +22,7 @@ final class ByteArena {
     init() {}
 
     deinit {
+        firstChunk?.deallocate()
         for chunk in chunks { chunk.deallocate() }
     }
 
@@ -60,7 +63,7 @@ final class ByteArena {
             return p
         }
         let chunk = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
-        chunks.append(chunk)
+        if firstChunk == nil { firstChunk = chunk } else { chunks.append(chunk) }
         next = chunk + count
         remaining = Self.chunkSize - count
         return chunk

@@ -59,7 +59,8 @@ final class ArrayFreelist: Freelist {
 
     override func mergeSpans(_ freed: [PageID]) {
         compact()
-        let sortedFreed = freed.sorted()
+        // The callers usually pass the ids sorted already: then no sorted copy is made.
+        let sortedFreed = zip(freed, freed.dropFirst()).allSatisfy({ $0 < $1 }) ? freed : freed.sorted()
         for id in sortedFreed { cache.insert(id) }
         if ids.isEmpty { ids = sortedFreed; return }
         if let last = ids.last, let first = sortedFreed.first, last < first {

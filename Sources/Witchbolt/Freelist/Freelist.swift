@@ -142,6 +142,8 @@ class Freelist {
             guard let entry = pending.removeValue(forKey: freedBy) else { continue }
             if released.isEmpty { released = entry.ids } else { released += entry.ids }
         }
+        // Sorted in place (the array is this function's alone by now), for mergeSpans.
+        released.sort()
         if !released.isEmpty { mergeSpans(released) }
     }
 

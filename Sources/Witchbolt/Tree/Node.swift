@@ -46,6 +46,8 @@ final class Node {
         self.bucket = bucket
         self.isLeaf = isLeaf
         self.parent = parent
+        // Room for a small commit's path (leaf, branches) at once.
+        if bucket.liveNodes.capacity == 0 { bucket.liveNodes.reserveCapacity(4) }
         bucket.liveNodes.append(self)
     }
 

@@ -9,8 +9,14 @@
 // table stores unmanaged references and a lookup costs no reference counting.
 
 struct NodeTable {
-    private var ids: [PageID] = []
-    private var nodes: [Unmanaged<Node>?] = []
+    /// One slot: a page id (0: empty) and its node. Ids and nodes share one array, so a
+    /// table costs one allocation, not two.
+    private struct Slot {
+        var id: PageID
+        var node: Unmanaged<Node>?
+    }
+
+    private var slots: [Slot] = []
     private var zero: Unmanaged<Node>?
     private var mask = 0
     /// The number of nodes in the table.
@@ -24,11 +30,11 @@ struct NodeTable {
     @inline(__always)
     func ref(_ id: PageID) -> Unmanaged<Node>? {
         if id == 0 { return zero }
-        guard !ids.isEmpty else { return nil }
+        guard !slots.isEmpty else { return nil }
         var i = Self.home(id, mask)
         while true {
-            let k = ids[i]
-            if k == id { return nodes[i] }
+            let k = slots[i].id
+            if k == id { return slots[i].node }
             if k == 0 { return nil }
             i = (i + 1) & mask
         }
@@ -56,14 +62,14 @@ struct NodeTable {
         var result: [PageID] = []
         result.reserveCapacity(count)
         if zero != nil { result.append(0) }
-        for k in ids where k != 0 { result.append(k) }
+        for slot in slots where slot.id != 0 { result.append(slot.id) }
         return result
     }
 
     /// Calls `body` with every node in the table, in no particular order.
     func forEach(_ body: (Node) -> Void) {
         if let zero { body(zero.takeUnretainedValue()) }
-        for (k, n) in zip(ids, nodes) where k != 0 { body(n!.takeUnretainedValue()) }
+        for slot in slots where slot.id != 0 { body(slot.node!.takeUnretainedValue()) }
     }
 
     // MARK: Probing
@@ -76,14 +82,13 @@ struct NodeTable {
 
     private mutating func insert(_ id: PageID, _ node: Unmanaged<Node>) {
         // Keep the table at most half full, so probes stay short.
-        if (count + 1) * 2 > ids.count { grow() }
+        if (count + 1) * 2 > slots.count { grow() }
         var i = Self.home(id, mask)
         while true {
-            let k = ids[i]
-            if k == id { nodes[i] = node; return }
+            let k = slots[i].id
+            if k == id { slots[i].node = node; return }
             if k == 0 {
-                ids[i] = id
-                nodes[i] = node
+                slots[i] = Slot(id: id, node: node)
                 count += 1
                 return
             }
@@ -92,10 +97,10 @@ struct NodeTable {
     }
 
     private mutating func remove(_ id: PageID) {
-        guard !ids.isEmpty else { return }
+        guard !slots.isEmpty else { return }
         var i = Self.home(id, mask)
-        while ids[i] != id {
-            if ids[i] == 0 { return }
+        while slots[i].id != id {
+            if slots[i].id == 0 { return }
             i = (i + 1) & mask
         }
         count -= 1
@@ -103,28 +108,25 @@ struct NodeTable {
         var j = i
         while true {
             j = (j + 1) & mask
-            let k = ids[j]
+            let k = slots[j].id
             if k == 0 { break }
             let h = Self.home(k, mask)
             // The entry at j may move to i only if its home is not cyclically within (i, j].
             let movable = i <= j ? (h <= i || h > j) : (h <= i && h > j)
             if movable {
-                ids[i] = k
-                nodes[i] = nodes[j]
+                slots[i] = slots[j]
                 i = j
             }
         }
-        ids[i] = 0
-        nodes[i] = nil
+        slots[i] = Slot(id: 0, node: nil)
     }
 
     private mutating func grow() {
-        let capacity = max(16, ids.count * 2)
-        let oldIDs = ids, oldNodes = nodes
-        ids = [PageID](repeating: 0, count: capacity)
-        nodes = [Unmanaged<Node>?](repeating: nil, count: capacity)
+        let capacity = max(16, slots.count * 2)
+        let old = slots
+        slots = [Slot](repeating: Slot(id: 0, node: nil), count: capacity)
         mask = capacity - 1
         count = zero != nil ? 1 : 0
-        for (k, n) in zip(oldIDs, oldNodes) where k != 0 { insert(k, n!) }
+        for slot in old where slot.id != 0 { insert(slot.id, slot.node!) }
     }
 }
