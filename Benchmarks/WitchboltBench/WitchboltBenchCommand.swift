@@ -185,6 +185,8 @@ struct WitchboltBenchCommand: ParsableCommand {
         // Durable commits of Witchbolt and LMDB take turns within a run (see InterleavedCommits).
         let interleaved = interleave > 0 && engines.count == 2 && replicate == nil && !noSync && chosenWorkloads.contains(.durableCommit)
         var databaseBytes: Int64?
+        // Each interleaved run's own Witchbolt / LMDB ratio: the two engines met the same disk.
+        var pairedRatios: [BenchWorkload: [Double]] = [:]
         for run in 0..<runs {
             let order = run % 2 == 0 ? engines : engines.reversed()
             for e in order {
@@ -198,7 +200,11 @@ struct WitchboltBenchCommand: ParsableCommand {
             if interleaved {
                 progress("run \(run + 1) of \(runs): durable-commit, \(engines.map(\.name).joined(separator: " and ")) in turns of \(interleave)")
                 let runners = engines.map { BenchRunner(engine: $0, data: data, directory: directory, keepFiles: work && run == runs - 1, progress: progress) }
-                for r in try InterleavedCommits(runners: runners, blockSize: interleave).run(first: run % 2) { note(r) }
+                let paired = try InterleavedCommits(runners: runners, blockSize: interleave).run(first: run % 2)
+                for r in paired { note(r) }
+                if let w = paired.first(where: { $0.engine == "witchbolt" }), let l = paired.first(where: { $0.engine == "lmdb" }), l.opsPerSecond > 0 {
+                    pairedRatios[.durableCommit, default: []].append(w.opsPerSecond / l.opsPerSecond)
+                }
             }
             if let replicaWorkloads, !replicaChosen.isEmpty {
                 progress("run \(run + 1) of \(runs): snapshot and restore")
@@ -232,7 +238,13 @@ struct WitchboltBenchCommand: ParsableCommand {
                 medians[name] = m
                 print(json ? m.jsonLine : m.summary)
             }
-            if let w = medians["witchbolt"], let l = medians["lmdb"], l.opsPerSecond > 0 {
+            if let paired = pairedRatios[workload], !paired.isEmpty {
+                // Interleaved runs: the median of the runs' own ratios (the medians of the two
+                // engines may come from different runs, which met different disks).
+                let ratio = median(paired)
+                print(json ? "{\"workload\":\"\(workload.rawValue)\",\"ratio\":\(fixed(ratio, 3)),\"pairedRuns\":\(paired.count),\"runRatios\":[\(paired.map { fixed($0, 3) }.joined(separator: ","))]}"
+                           : "ratio witchbolt/lmdb \(workload.rawValue): \(fixed(ratio, 2)) (median of \(paired.count) runs' own ratios, engines in turns of \(interleave): \(paired.map { fixed($0, 2) }.joined(separator: ", ")))")
+            } else if let w = medians["witchbolt"], let l = medians["lmdb"], l.opsPerSecond > 0 {
                 let ratio = w.opsPerSecond / l.opsPerSecond
                 print(json ? "{\"workload\":\"\(workload.rawValue)\",\"ratio\":\(fixed(ratio, 3))}" : "ratio witchbolt/lmdb \(workload.rawValue): \(fixed(ratio, 2))")
             }
@@ -248,6 +260,13 @@ struct WitchboltBenchCommand: ParsableCommand {
                            : "restore / plain copy throughput: \(fixed(ratio, 3))")
             }
         }
+    }
+
+    /// The median of `values` (the mean of the middle two for an even count).
+    private func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
     private func workDirectory() throws -> String {

@@ -57,7 +57,8 @@ for w in workloads:
 PY
 
 # Durable commits with fsync on, both engines taking turns of 20 commits (--interleave):
-# each engine reports all 60 commits with their percentiles, and the ratio is printed.
+# each engine reports all 60 commits with their percentiles, and the ratio is the median of
+# the two runs' own ratios.
 "$BIN/witchbolt-bench" --engine both --workloads durable-commit --commit-count 60 --interleave 20 --runs 2 \
     --count 100 --json --path "$WORK/interleaved" >"$WORK/interleaved.jsonl" 2>"$WORK/err.log" || {
     cat "$WORK/err.log" >&2
@@ -71,8 +72,11 @@ lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 results = {l["engine"]: l for l in lines if l.get("workload") == "durable-commit" and "engine" in l}
 problems = [f"{e}: no 60 commits with percentiles: {results.get(e)}" for e in ["witchbolt", "lmdb"]
             if not (results.get(e, {}).get("ops") == 60 and results[e]["opsPerSecond"] > 0 and "p99Micros" in results[e])]
-if not any(l.get("workload") == "durable-commit" and "ratio" in l for l in lines):
+ratio = next((l for l in lines if l.get("workload") == "durable-commit" and "ratio" in l), None)
+if ratio is None:
     problems.append("no durable-commit ratio")
+elif not (ratio.get("pairedRuns") == 2 and len(ratio.get("runRatios", [])) == 2 and min(ratio["runRatios"]) <= ratio["ratio"] <= max(ratio["runRatios"])):
+    problems.append(f"the durable-commit ratio is not the median of the two runs' own ratios: {ratio}")
 for p in problems:
     print("bench-smoke: interleaved", p, file=sys.stderr)
 sys.exit(1 if problems else 0)
