@@ -35,9 +35,7 @@ extension Bucket {
             value = tx.arena.copy(child.inlineValue())
         } else {
             try child.spill()
-            let header = tx.arena.allocate(PageLayout.bucketHeaderSize)
-            child.header.write(to: header)
-            value = UnsafeRawBufferPointer(start: header, count: PageLayout.bucketHeaderSize)
+            value = tx.arena.copy(child.header)
         }
         // Skip a bucket that materialised no node: its value has not changed.
         if child.rootNode == nil { return }

@@ -24,12 +24,13 @@ public final class Bucket {
     var inlineStorage: UnsafeMutableRawBufferPointer?
     @exclusivity(unchecked) var rootNode: Node?
     @exclusivity(unchecked) var nodes = NodeTable()
-    /// Nested buckets opened in this transaction, by name.
-    var children: [[UInt8]: Bucket] = [:]
+    /// Nested buckets opened in this transaction, by name. (Like the fields above, only the
+    /// transaction's thread touches it, and no access overlaps another: unchecked.)
+    @exclusivity(unchecked) var children: [[UInt8]: Bucket] = [:]
     /// Every node created in this transaction, kept alive until it ends, so that nodes and
     /// cursors can refer to each other without reference counting (`unowned(unsafe)` parents,
     /// `Unmanaged` references in cursor frames and the node table).
-    var liveNodes: [Node] = []
+    @exclusivity(unchecked) var liveNodes: [Node] = []
     /// A cursor reused by get, put, delete and bucket lookups, so they allocate nothing.
     private var scratchCursor: Cursor?
 

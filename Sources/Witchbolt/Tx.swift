@@ -26,8 +26,11 @@ public final class Tx {
         public var writeCount = 0
     }
 
+    // @exclusivity(unchecked): a transaction is used by one thread at a time (see the class
+    // comment), and no access to one of these fields overlaps another; the dynamic checks
+    // showed in the profile of every commit.
     let database: DB
-    var meta: Meta
+    @exclusivity(unchecked) var meta: Meta
     /// The high-water mark when the transaction began: every page below it is readable.
     let readableLimit: PageID
     let map: MemoryMap
@@ -41,9 +44,9 @@ public final class Tx {
     var root: Bucket!
     @exclusivity(unchecked) var dirty: [PageBuffer] = []
     /// Free pages a small commit reserved as one run, not yet used (`Tx+Reservation.swift`).
-    var reservation: Range<PageID> = 0..<0
+    @exclusivity(unchecked) var reservation: Range<PageID> = 0..<0
     /// Pages a small commit may still take at the end of the file as one run (instead).
-    var reservedAtEnd = 0
+    @exclusivity(unchecked) var reservedAtEnd = 0
     var commitHandlers: [() -> Void] = []
     /// The copies of keys and values this transaction's nodes point at (write transactions).
     let arena = ByteArena()

@@ -42,6 +42,13 @@ final class ByteArena {
         bytes.withUnsafeBytes { copy($0) }
     }
 
+    /// The 16 bytes of `header` as a bucket's value, living as long as the arena.
+    func copy(_ header: BucketHeader) -> UnsafeRawBufferPointer {
+        let p = allocate(PageLayout.bucketHeaderSize)
+        header.write(to: p)
+        return UnsafeRawBufferPointer(start: p, count: PageLayout.bucketHeaderSize)
+    }
+
     /// `count` uninitialised bytes that live as long as the arena.
     @inline(__always)
     func allocate(_ count: Int) -> UnsafeMutableRawPointer {

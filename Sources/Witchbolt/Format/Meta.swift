@@ -85,8 +85,9 @@ struct Meta: Equatable {
         return hash
     }
 
-    /// Writes a complete meta page (header and meta, checksum computed) into `page`,
-    /// which must be `pageSize` zeroed bytes; the page id is `txid % 2`.
+    /// Writes a meta page's header and meta (checksum computed) into the first
+    /// `headerSize + metaSize` bytes of `page`, whose other bytes must be zero; the page id
+    /// is `txid % 2`.
     func write(toPage page: UnsafeMutableRawPointer) {
         precondition(root.root < pgid, "meta root page \(root.root) is at or past the high-water mark \(pgid)")
         precondition(freelist < pgid || freelist == PageLayout.noFreelist, "meta freelist page \(freelist) is past the high-water mark \(pgid)")

@@ -32,7 +32,9 @@ final class Node {
     // until it ends. A weak reference would put every parent on Swift's slow, side-table
     // reference counting path, which cost a fifth of a sequential load.
     unowned(unsafe) var parent: Node?
-    var children: [Node] = []
+    // @exclusivity(unchecked): a node lives in one transaction, used by one thread, and no
+    // access to these arrays overlaps another.
+    @exclusivity(unchecked) var children: [Node] = []
     @exclusivity(unchecked) var inodes: [Inode] = []
     /// The key and value bytes of `inodes`, kept up to date by every change to them, so
     /// that sizing a node at commit does not walk its elements again (debug builds check it
