@@ -158,9 +158,7 @@ public final class DB: @unchecked Sendable {
     private static func initialize(file: DataFile, pageSize: Int) throws -> [PageBuffer] {
         var pages: [PageBuffer] = []
         for txid: TxID in 0...1 {
-            var meta = PageBuffer(id: txid, count: 1, pageSize: pageSize)
-            meta.writeMeta(Meta(pageSize: UInt32(pageSize), root: BucketHeader(root: 3, sequence: 0), freelist: 2, pgid: 4, txid: txid))
-            pages.append(meta)
+            pages.append(PageBuffer(meta: Meta(pageSize: UInt32(pageSize), root: BucketHeader(root: 3, sequence: 0), freelist: 2, pgid: 4, txid: txid), pageSize: pageSize))
         }
         var freelist = PageBuffer(id: 2, count: 1, pageSize: pageSize)
         freelist.writeFreelist([])

@@ -150,11 +150,7 @@ extension Tx {
     /// Writes the meta page `txid % 2`, then syncs (bbolt: Tx.writeMeta).
     private func writeMeta() throws -> PageBuffer {
         // A pooled page when one is kept (the meta page of an earlier commit, usually).
-        let meta = self.meta
-        let buffer = PageBuffer(id: meta.txid % 2, count: 1, pageSize: pageSize, recycled: database.pagePool.take()) { page in
-            meta.write(toPage: page)
-            return PageLayout.headerSize + PageLayout.metaSize
-        }
+        let buffer = PageBuffer(meta: meta, pageSize: pageSize, recycled: database.pagePool.take())
         try database.hit(.beforeWriteMeta)
         try database.metaLock.withLock {
             try buffer.bytes.withUnsafeBytes { try database.file.write($0, at: Int64(buffer.id) * Int64(pageSize)) }

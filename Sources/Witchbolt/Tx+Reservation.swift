@@ -11,10 +11,10 @@
 // list, or from the end of the file while few pages are free. The spill and the free list
 // take their pages from the run in order; what is left of a free run is given back to the
 // free list before the free list is written, and a run at the end is claimed only as far as
-// it is used (every page below the high-water mark stays one some commit wrote). Otherwise, or when the estimate was short, pages are allocated
-// one node at a time as before. The run only ever holds pages no tree references (free, or
-// new at the end), so the commit protocol and its crash safety are unchanged, and the file
-// format is the same.
+// it is used (every page below the high-water mark stays one some commit wrote). Otherwise,
+// or when the estimate was short, pages are allocated one node at a time as before. The run
+// only ever holds pages no tree references (free, or new at the end), so the commit protocol
+// and its crash safety are unchanged, and the file format is the same.
 
 extension Tx {
     /// The most pages a commit reserves as one run; larger commits allocate node by node (a

@@ -51,9 +51,9 @@ public struct InterleavedCommits {
         var done = 0
         var turn = 0
         var reported = 0
+        let engines = runners.indices.map { (first + $0) % runners.count }
         while done < total {
             let end = min(done + blockSize, total)
-            let engines = Array(runners.indices.map { (first + $0) % runners.count })
             for e in turn % 2 == 0 ? engines : engines.reversed() {
                 let turnStart = ContinuousClock.now
                 for i in done..<end {

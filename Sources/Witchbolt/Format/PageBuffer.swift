@@ -70,9 +70,13 @@ struct PageBuffer {
         }
     }
 
-    /// Writes a meta page.
-    mutating func writeMeta(_ meta: Meta) {
-        bytes.withUnsafeMutableBytes { p in meta.write(toPage: p.baseAddress!) }
+    /// The meta page of `meta` (page id `txid % 2`), in `recycled` when given (a pooled
+    /// one-page buffer); only the bytes past the meta are zeroed.
+    init(meta: Meta, pageSize: Int, recycled: [UInt8]? = nil) {
+        self.init(id: meta.txid % 2, count: 1, pageSize: pageSize, recycled: recycled) { page in
+            meta.write(toPage: page)
+            return PageLayout.headerSize + PageLayout.metaSize
+        }
     }
 
     /// The bytes a freelist of `count` ids needs (bbolt: EstimatedWritePageSize).
