@@ -61,6 +61,28 @@ struct ArtefactCodecTests {
         }
     }
 
+    @Test("a segment body compresses each page against its version one commit of 8 MiB earlier")
+    func segmentWindowReachesEarlierCommits() throws {
+        // Two "commits" of the same 2,048 random pages (8 MiB each), then a third with one byte
+        // changed on every page: level 3's own 2 MiB window sees nothing to match, the
+        // segment window sees every page's earlier version.
+        var rng = SeededRandom(label: "segment window")
+        let words = (0..<(1 << 20)).map { _ in rng.next() }
+        let commit = words.withUnsafeBytes { Array($0) }
+        var changed = commit
+        for page in 0..<2048 { changed[page * 4096 + 100] ^= 0xFF }
+        let body = commit + commit + changed
+        let packed = try Compression.compress(body, codec: .default)
+        #expect(packed.count < commit.count + commit.count / 8, "\(packed.count) bytes for three 8 MiB commits")
+        #expect(try Compression.decompress(packed, codec: .default, expectedCount: UInt64(body.count), name: "window") == body)
+        // Every decoder holding zstd's default limit (128 MiB) takes the window.
+        let decompressor = try StreamingDecompressor(codec: .default, name: "window")
+        var count = 0
+        try decompressor.decompress(packed) { count += $0.count }
+        try decompressor.finish()
+        #expect(count == body.count)
+    }
+
     @Test("damaged, truncated or oversized zstd data is a corrupt-artefact error naming the artefact")
     func compressionRefusals() throws {
         let text = [UInt8](repeating: 65, count: 100_000) + Array("tail".utf8)
