@@ -249,6 +249,9 @@ final class BodyCodec {
     /// and ours, is 128 MiB); on a segment of random inserts it compressed 2.4 times smaller
     /// and 1.8 times faster than level 3's own 2 MiB (docs/PERFORMANCE.md).
     static let segmentWindowLog: Int32 = 24
+    /// The largest body `decompress(_:expectedCount:name:into:)` decodes in one call, into a
+    /// buffer of the announced size (four default segments).
+    static let oneShotLimit: UInt64 = 64 << 20
     /// The window `decompresses(_:to:name:)` decompresses through.
     private var window: [UInt8] = []
 
@@ -379,6 +382,27 @@ final class BodyCodec {
             }
             out.append(contentsOf: bytes)
             return
+        }
+        // A body of a usual size decompresses in one call straight into a buffer of the size
+        // the trailer announced: zstd then needs no window of its own (16 MiB for a segment),
+        // and pages of the buffer that a hostile announcement leaves unwritten are never
+        // touched. Anything that does not come out exactly right (damage, a wrong size, a
+        // larger body) takes the windowed pass below, which names what is wrong.
+        if expectedCount > 0 && expectedCount <= Self.oneShotLimit {
+            let context = try decompressionContextReady()
+            let count = Int(expectedCount)
+            var exact = false
+            let decoded = bytes.withUnsafeBytes { source in
+                [UInt8](unsafeUninitializedCapacity: count) { target, initialized in
+                    let rc = ZSTD_decompressDCtx(context, target.baseAddress, count, source.baseAddress, source.count)
+                    exact = ZSTD_isError(rc) == 0 && rc == count
+                    initialized = exact ? count : 0
+                }
+            }
+            if exact {
+                out = decoded
+                return
+            }
         }
         out.reserveCapacity(Int(min(expectedCount, 16 << 20)))
         var tooLarge = false

@@ -94,18 +94,21 @@ struct RestoreExecution {
             for (index, segment) in plan.segments.enumerated() {
                 let bytes = try prefetcher.take(index)
                 downloaded += Int64(bytes.count)
-                let (header, records) = try SegmentFile.decode(bytes, name: segment.key)
-                try ReplicaCatalog.checkHeader(header, matches: .segment(segment.generation, minTxID: segment.minTxID, maxTxID: segment.maxTxID), key: segment.key)
-                try replay.checkSegment(header, key: segment.key)
+                // The whole segment is checked first; its records are then decoded and applied
+                // one at a time (one record's frames in memory, not the segment's).
+                let checked = try SegmentFile.Checked(bytes, name: segment.key)
+                try ReplicaCatalog.checkHeader(checked.header, matches: .segment(segment.generation, minTxID: segment.minTxID, maxTxID: segment.maxTxID), key: segment.key)
+                try replay.checkSegment(checked.header, key: segment.key)
                 var appliedHere = 0
-                for record in records {
-                    if replay.isBehind(record) { continue }
-                    if let target = options.targetTxID, record.txID > target { reachedTarget = true; break }
-                    if let target = options.targetTimestampMillis, record.timestampMillis > target { reachedTarget = true; break }
+                try checked.forEachRecord { record in
+                    if replay.isBehind(record) { return true }
+                    if let target = options.targetTxID, record.txID > target { reachedTarget = true; return false }
+                    if let target = options.targetTimestampMillis, record.timestampMillis > target { reachedTarget = true; return false }
                     try replay.check(record, key: segment.key)
                     try write(record, to: database, currentPages: replay.highWaterMark, pageSize: pageSize)
                     try replay.apply(record, key: segment.key)
                     appliedHere += 1
+                    return true
                 }
                 if appliedHere > 0 { segmentsApplied += 1 }
                 recordsApplied += appliedHere

@@ -116,6 +116,46 @@ public enum SegmentFile {
         return (header, records)
     }
 
+    /// A segment whose file, body, records and chain were checked, holding its records encoded:
+    /// ``forEachRecord(_:)`` decodes them one at a time, so that a restore holds one record's
+    /// frames at a time rather than a whole segment's (16 MiB by default) twice over.
+    struct Checked {
+        let header: ArtefactHeader
+        let name: String
+        private let payload: [UInt8]
+        private let recordCount: UInt64
+
+        /// Checks the segment `bytes` named `name` as ``SegmentFile/decode(_:name:)`` does,
+        /// every record and the chain included, without keeping any record's frames.
+        init(_ bytes: [UInt8], name: String) throws {
+            let envelope = try SegmentFile.envelope(bytes, name: name)
+            var payload: [UInt8] = []
+            try BodyCodec(codec: envelope.header.codec).decompress(bytes[envelope.body], expectedCount: envelope.payloadSize, name: name, into: &payload)
+            var reader = ByteReader(payload[...], name: name)
+            var links: [RecordLink] = []
+            links.reserveCapacity(Int(envelope.recordCount))
+            for _ in 0..<envelope.recordCount {
+                links.append(try TransactionRecord.decode(from: &reader, pageSize: envelope.header.pageSize, copyFrames: false).link)
+            }
+            guard reader.remaining == 0 else {
+                throw StreamError(.corruptArtefact, "\(name): \(reader.remaining) stray bytes after the last record")
+            }
+            try SegmentFile.checkChain(header: envelope.header, links: links, name: name)
+            self.header = envelope.header
+            self.name = name
+            self.payload = payload
+            self.recordCount = envelope.recordCount
+        }
+
+        /// Calls `body` with each record, frames included, in txid order, until it returns false.
+        func forEachRecord(_ body: (TransactionRecord) throws -> Bool) throws {
+            var reader = ByteReader(payload[...], name: name)
+            for _ in 0..<recordCount {
+                guard try body(TransactionRecord.decode(from: &reader, pageSize: header.pageSize)) else { return }
+            }
+        }
+    }
+
     /// Reads only the header of a segment (its first 160 bytes).
     public static func decodeHeader(_ bytes: [UInt8], name: String) throws -> ArtefactHeader {
         try ArtefactHeader.decode(bytes[...], expecting: .segment, name: name)

@@ -90,8 +90,10 @@ public struct TransactionRecord: Sendable, Equatable {
     }
 
     /// Decodes one record from `reader` and checks its own consistency: its checksum, frame
-    /// sizes, page ids below the high-water mark, and `txID == parentTxID + 1`.
-    static func decode(from r: inout ByteReader, pageSize expected: UInt32) throws -> TransactionRecord {
+    /// sizes, page ids below the high-water mark, and `txID == parentTxID + 1`. Without
+    /// `copyFrames`, every check runs but the frames are left out (a segment checked whole
+    /// before its records are applied one at a time).
+    static func decode(from r: inout ByteReader, pageSize expected: UInt32, copyFrames: Bool = true) throws -> TransactionRecord {
         let start = r.offset
         let name = r.name
         let txID = try r.u64("record txid")
@@ -108,7 +110,7 @@ public struct TransactionRecord: Sendable, Equatable {
             throw StreamError(.corruptArtefact, "\(name): txid \(txID): \(frameCount) frames do not fit in the \(r.remaining) bytes left")
         }
         var frames: [PageFrame] = []
-        frames.reserveCapacity(frameCount)
+        if copyFrames { frames.reserveCapacity(frameCount) }
         for _ in 0..<frameCount {
             let id = try r.u64("frame page id")
             let overflow = try r.u32("frame overflow")
@@ -120,7 +122,8 @@ public struct TransactionRecord: Sendable, Equatable {
             guard !endOverflowed, end <= hwm else {
                 throw StreamError(.corruptArtefact, "\(name): txid \(txID): page \(id) (overflow \(overflow)) is past the high-water mark \(hwm)")
             }
-            frames.append(PageFrame(id: id, overflow: overflow, data: Array(try r.take(Int(size), "frame data"))))
+            let data = try r.take(Int(size), "frame data")
+            if copyFrames { frames.append(PageFrame(id: id, overflow: overflow, data: Array(data))) }
         }
         let body = r.bytes[start..<r.offset]
         let stored = try r.u64("record checksum")

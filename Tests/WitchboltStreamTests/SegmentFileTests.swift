@@ -25,7 +25,55 @@ struct SegmentFileTests {
             #expect(header == w.segmentHeader(records))
             #expect(decoded == records)
             #expect(try SegmentFile.decodeHeader(Array(bytes.prefix(160)), name: "s") == header)
+            // Checked whole, then handed out one record at a time: the same records.
+            let checked = try SegmentFile.Checked(bytes, name: "s")
+            #expect(checked.header == header)
+            var oneByOne: [TransactionRecord] = []
+            try checked.forEachRecord { oneByOne.append($0); return true }
+            #expect(oneByOne == records)
+            var first: [TransactionRecord] = []
+            try checked.forEachRecord { first.append($0); return false }
+            #expect(first == [records[0]])
         }
+    }
+
+    @Test("a checked segment refuses a damaged record or a broken chain before it hands out any record")
+    func checkedRefusesBeforeApplying() throws {
+        let (writer, records) = Self.chain("segment checked", count: 4)
+        let header = writer.segmentHeader(records)
+        let codec = BodyCodec(codec: writer.codec)
+        func segment(_ payloadRecords: [TransactionRecord], flipping offset: Int? = nil) throws -> [UInt8] {
+            var payload = ByteWriter()
+            for record in payloadRecords { try record.encode(into: &payload) }
+            var body = payload.bytes
+            if let offset { body[offset] ^= 0x40 }
+            var bytes: [UInt8] = []
+            // The envelope and the file checksum are right: only the records are wrong.
+            try SegmentFile.encode(header: header, payload: body, links: records.map(\.link), codec: codec, into: &bytes)
+            return bytes
+        }
+        func refused(_ bytes: [UInt8], saying words: String) {
+            do {
+                let checked = try SegmentFile.Checked(bytes, name: "seg")
+                try checked.forEachRecord { _ in Issue.record("a record was handed out"); return true }
+                Issue.record("accepted a segment that should say \(words)")
+            } catch let error as StreamError {
+                #expect(error.code == .corruptArtefact)
+                #expect(error.message.hasPrefix("seg: ") && error.message.contains(words), "\(error)")
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+        // A flipped byte in the last record's frames: its own checksum fails.
+        let whole = try segment(records)
+        #expect(try SegmentFile.Checked(whole, name: "seg").header == header)
+        let lastStart = records.dropLast().reduce(0) { $0 + $1.encodedSize }
+        refused(try segment(records, flipping: lastStart + records[3].encodedSize - 20), saying: "record checksum mismatch")
+        // A record whose txids moved on by five: a valid record that breaks the chain.
+        var moved = records
+        moved[2].txID += 5
+        moved[2].parentTxID += 5
+        refused(try segment(moved), saying: "the chain is broken")
     }
 
     @Test("every truncation and sampled bit flip is a corrupt-artefact error naming the file")
