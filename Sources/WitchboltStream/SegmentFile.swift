@@ -97,23 +97,10 @@ public enum SegmentFile {
     ///
     /// Errors are `StreamError(.corruptArtefact, "<name>: what is wrong")`.
     public static func decode(_ bytes: [UInt8], name: String) throws -> (ArtefactHeader, [TransactionRecord]) {
-        let envelope = try envelope(bytes, name: name)
-        let header = envelope.header
-        // Then the body, bounded by the size the trailer announced.
-        var payload: [UInt8] = []
-        try BodyCodec(codec: header.codec).decompress(bytes[envelope.body], expectedCount: envelope.payloadSize, name: name, into: &payload)
-        // Then every record, and the chain they form against the header.
-        var reader = ByteReader(payload[...], name: name)
+        let checked = try Checked(bytes, name: name)
         var records: [TransactionRecord] = []
-        records.reserveCapacity(Int(envelope.recordCount))
-        for _ in 0..<envelope.recordCount {
-            records.append(try TransactionRecord.decode(from: &reader, pageSize: header.pageSize))
-        }
-        guard reader.remaining == 0 else {
-            throw StreamError(.corruptArtefact, "\(name): \(reader.remaining) stray bytes after the last record")
-        }
-        try checkChain(header: header, links: records.map(\.link), name: name)
-        return (header, records)
+        try checked.forEachRecord { records.append($0); return true }
+        return (checked.header, records)
     }
 
     /// A segment whose file, body, records and chain were checked, holding its records encoded:
@@ -125,8 +112,9 @@ public enum SegmentFile {
         private let payload: [UInt8]
         private let recordCount: UInt64
 
-        /// Checks the segment `bytes` named `name` as ``SegmentFile/decode(_:name:)`` does,
-        /// every record and the chain included, without keeping any record's frames.
+        /// Checks the segment `bytes` named `name`: the envelope, then the body, bounded by
+        /// the size the trailer announced, then every record and the chain they form against
+        /// the header, without keeping any record's frames.
         init(_ bytes: [UInt8], name: String) throws {
             let envelope = try SegmentFile.envelope(bytes, name: name)
             var payload: [UInt8] = []
