@@ -165,7 +165,7 @@ struct ShadowLog: Sendable {
                         size: ShadowFileIO.size(of: path) ?? 0,
                         firstTimestampMillis: header.firstTimestampMillis, lastTimestampMillis: header.lastTimestampMillis))
                 case .segment(let generation, let minTxID, let maxTxID):
-                    let (header, _) = try SegmentFile.decode(try ShadowFileIO.read(path), name: key)
+                    let header = try SegmentFile.Checked(try ShadowFileIO.read(path), name: key).header
                     result.append(ShadowArtefact(
                         kind: .segment, generation: generation, minTxID: minTxID, maxTxID: maxTxID,
                         size: ShadowFileIO.size(of: path) ?? 0,

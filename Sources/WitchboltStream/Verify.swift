@@ -91,10 +91,12 @@ public enum ReplicaVerifier {
                     checked.insert(segment.key)
                     let bytes = try client.read(key: segment.key)
                     report.bytesRead += Int64(bytes.count)
-                    let (header, records) = try SegmentFile.decode(bytes, name: segment.key)
-                    try ReplicaCatalog.checkHeader(header, matches: .segment(g, minTxID: segment.minTxID, maxTxID: segment.maxTxID), key: segment.key)
-                    try replay.checkSegment(header, key: segment.key)
-                    for record in records where !replay.isBehind(record) && record.txID <= limit {
+                    // Checked whole, then replayed a record at a time, as restore does.
+                    let checkedSegment = try SegmentFile.Checked(bytes, name: segment.key)
+                    try ReplicaCatalog.checkHeader(checkedSegment.header, matches: .segment(g, minTxID: segment.minTxID, maxTxID: segment.maxTxID), key: segment.key)
+                    try replay.checkSegment(checkedSegment.header, key: segment.key)
+                    try checkedSegment.forEachRecord { record in
+                        guard !replay.isBehind(record) && record.txID <= limit else { return true }
                         if let previous = previousTime, record.timestampMillis < previous {
                             problem(segment.key, "\(segment.key): txid \(record.txID): commit time \(formatMillis(record.timestampMillis)) goes back before the previous commit's \(formatMillis(previous))")
                         }
@@ -102,6 +104,7 @@ public enum ReplicaVerifier {
                         try replay.check(record, key: segment.key)
                         try replay.apply(record, key: segment.key)
                         report.recordsChecked += 1
+                        return true
                     }
                 }
                 if limit != .max, replay.txID < limit {
@@ -122,7 +125,7 @@ public enum ReplicaVerifier {
             do {
                 let bytes = try client.read(key: segment.key)
                 report.bytesRead += Int64(bytes.count)
-                let (header, _) = try SegmentFile.decode(bytes, name: segment.key)
+                let header = try SegmentFile.Checked(bytes, name: segment.key).header
                 try ReplicaCatalog.checkHeader(header, matches: .segment(g, minTxID: segment.minTxID, maxTxID: segment.maxTxID), key: segment.key)
                 if let id = databaseID, header.databaseID != id {
                     problem(segment.key, "\(segment.key): belongs to database \(header.databaseID), the generation to \(id)")
