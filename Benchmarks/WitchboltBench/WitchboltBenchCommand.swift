@@ -259,22 +259,23 @@ struct WitchboltBenchCommand: ParsableCommand {
                 medians[name] = m
                 print(json ? m.jsonLine : m.summary)
             }
-            if let paired = pairedRatios[workload], !paired.isEmpty {
+            if let runs = pairedRatios[workload], !runs.isEmpty {
                 // Interleaved runs: the median of the runs' own ratios (the medians of the two
                 // engines may come from different runs, which met different disks).
-                let ratio = median(paired)
-                print(json ? "{\"workload\":\"\(workload.rawValue)\",\"ratio\":\(fixed(ratio, 3)),\"pairedRuns\":\(paired.count),\"runRatios\":[\(paired.map { fixed($0, 3) }.joined(separator: ","))]}"
-                           : "ratio witchbolt/lmdb \(workload.rawValue): \(fixed(ratio, 2)) (median of \(paired.count) runs' own ratios, engines in turns of \(interleave): \(paired.map { fixed($0, 2) }.joined(separator: ", ")))")
+                let paired = PairedRatios(runs: runs)
+                print(json ? "{\"workload\":\"\(workload.rawValue)\",\"ratio\":\(fixed(paired.median, 3)),\(paired.jsonFields)}"
+                           : "ratio witchbolt/lmdb \(workload.rawValue): \(fixed(paired.median, 2)) (median of \(runs.count) runs' own ratios, engines in turns of \(interleave): \(paired.list))")
             } else if let w = medians["witchbolt"], let l = medians["lmdb"], l.opsPerSecond > 0 {
                 let ratio = w.opsPerSecond / l.opsPerSecond
                 print(json ? "{\"workload\":\"\(workload.rawValue)\",\"ratio\":\(fixed(ratio, 3))}" : "ratio witchbolt/lmdb \(workload.rawValue): \(fixed(ratio, 2))")
             }
-            if let pairs = overheadPairs[workload], !pairs.isEmpty {
+            if let runs = overheadPairs[workload], !runs.isEmpty {
                 // Time with / without Stream, the median of the runs' own pairs: 1.08 means
                 // replication costs 8% of the workload's time.
-                let ratio = median(pairs)
-                print(json ? "{\"workload\":\"\(workload.rawValue)\",\"replicate\":true,\"replicationOverhead\":\(fixed(ratio, 3)),\"overheadPercent\":\(fixed((ratio - 1) * 100, 1)),\"pairedRuns\":\(pairs.count),\"runRatios\":[\(pairs.map { fixed($0, 3) }.joined(separator: ","))]}"
-                           : "replication overhead \(workload.rawValue): time with/without Stream \(fixed(ratio, 3)) (\(fixed((ratio - 1) * 100, 1))%; median of \(pairs.count) runs' own pairs, back to back: \(pairs.map { fixed($0, 3) }.joined(separator: ", ")))")
+                let paired = PairedRatios(runs: runs)
+                let ratio = paired.median
+                print(json ? "{\"workload\":\"\(workload.rawValue)\",\"replicate\":true,\"replicationOverhead\":\(fixed(ratio, 3)),\"overheadPercent\":\(fixed((ratio - 1) * 100, 1)),\(paired.jsonFields)}"
+                           : "replication overhead \(workload.rawValue): time with/without Stream \(fixed(ratio, 3)) (\(fixed((ratio - 1) * 100, 1))%; median of \(runs.count) runs' own pairs, back to back: \(paired.list))")
             }
             if let restore = medians["witchbolt+stream"], let copy = medians["copy"], workload == .restore, copy.megabytesPerSecond > 0 {
                 let ratio = restore.megabytesPerSecond / copy.megabytesPerSecond
@@ -282,13 +283,6 @@ struct WitchboltBenchCommand: ParsableCommand {
                            : "restore / plain copy throughput: \(fixed(ratio, 3))")
             }
         }
-    }
-
-    /// The median of `values` (the mean of the middle two for an even count).
-    private func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
     private func workDirectory() throws -> String {

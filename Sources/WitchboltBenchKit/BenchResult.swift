@@ -96,6 +96,31 @@ public func nearestRank(_ sorted: [Double], _ p: Double) -> Double? {
     return sorted[min(max(rank, 1), sorted.count) - 1]
 }
 
+/// The median of `values` (the mean of the middle two for an even count); nil when empty.
+public func median(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/// Ratios of runs paired within one invocation (engines in turns, or a workload without and
+/// with Stream back to back): their median, and how the JSON and the table show them.
+public struct PairedRatios {
+    /// One ratio per run, in run order.
+    public var runs: [Double]
+    /// The median of the runs' ratios.
+    public var median: Double { WitchboltBenchKit.median(runs) ?? 0 }
+    /// `"pairedRuns":N,"runRatios":[...]`, for a JSON line.
+    public var jsonFields: String {
+        "\"pairedRuns\":\(runs.count),\"runRatios\":[\(runs.map { fixed($0, 3) }.joined(separator: ","))]"
+    }
+    /// The runs' ratios for the table, comma-separated.
+    public var list: String { runs.map { fixed($0, 3) }.joined(separator: ", ") }
+
+    public init(runs: [Double]) { self.runs = runs }
+}
+
 /// `value` with `digits` decimals, without Foundation.
 public func fixed(_ value: Double, _ digits: Int) -> String {
     guard value.isFinite else { return "0" }

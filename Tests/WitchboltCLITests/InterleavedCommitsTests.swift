@@ -11,6 +11,16 @@ import Testing
 
 @Suite("Interleaved durable commits")
 struct InterleavedCommitsTests {
+    @Test("paired runs report the median of their own ratios, and every ratio in the JSON")
+    func pairedRatios() {
+        let odd = PairedRatios(runs: [1.2, 0.9, 1.05])
+        #expect(odd.median == 1.05)
+        #expect(odd.jsonFields == "\"pairedRuns\":3,\"runRatios\":[1.200,0.900,1.050]")
+        #expect(odd.list == "1.200, 0.900, 1.050")
+        #expect(PairedRatios(runs: [1.0, 0.96, 0.94, 1.1]).median == 0.98)
+        #expect(median([]) == nil)
+    }
+
     @Test("engines alternate in turns of the block size, the order of the turns alternating, each committing every key once and in order")
     func turnsAlternate() throws {
         let log = CommitLog()

@@ -113,8 +113,11 @@ for w in ["seq-insert", "rnd-insert", "durable-commit"]:
         problems.append(f"{w}: no consistent lag figures: {streamed}")
     if streamed.get("streamGenerations", 0) < 1:
         problems.append(f"{w}: no stream generation count: {streamed}")
-    if not overheads.get(w, {}).get("replicationOverhead", 0) > 0:
+    o = overheads.get(w, {})
+    if not o.get("replicationOverhead", 0) > 0:
         problems.append(f"{w}: no replication overhead")
+    elif not (o.get("pairedRuns") == 1 and o.get("runRatios") == [o["replicationOverhead"]]):
+        problems.append(f"{w}: the overhead is not the one run's own pair: {o}")
 for engine in ["witchbolt+stream", "copy"]:
     for w in (["snapshot", "restore"] if engine == "witchbolt+stream" else ["restore"]):
         r = results.get((engine, w))
