@@ -136,10 +136,11 @@ public enum SegmentFile {
         }
 
         /// Calls `body` with each record, frames included, in txid order, until it returns false.
+        /// (The records' checksums were verified by `init` over the same, immutable payload.)
         func forEachRecord(_ body: (TransactionRecord) throws -> Bool) throws {
             var reader = ByteReader(payload[...], name: name)
             for _ in 0..<recordCount {
-                guard try body(TransactionRecord.decode(from: &reader, pageSize: header.pageSize)) else { return }
+                guard try body(TransactionRecord.decode(from: &reader, pageSize: header.pageSize, checksumVerified: true)) else { return }
             }
         }
     }

@@ -92,8 +92,9 @@ public struct TransactionRecord: Sendable, Equatable {
     /// Decodes one record from `reader` and checks its own consistency: its checksum, frame
     /// sizes, page ids below the high-water mark, and `txID == parentTxID + 1`. Without
     /// `copyFrames`, every check runs but the frames are left out (a segment checked whole
-    /// before its records are applied one at a time).
-    static func decode(from r: inout ByteReader, pageSize expected: UInt32, copyFrames: Bool = true) throws -> TransactionRecord {
+    /// before its records are applied one at a time); `checksumVerified` skips the hash of
+    /// bytes such a pass already checked (the same bytes, held unchanged since).
+    static func decode(from r: inout ByteReader, pageSize expected: UInt32, copyFrames: Bool = true, checksumVerified: Bool = false) throws -> TransactionRecord {
         let start = r.offset
         let name = r.name
         let txID = try r.u64("record txid")
@@ -127,7 +128,7 @@ public struct TransactionRecord: Sendable, Equatable {
         }
         let body = r.bytes[start..<r.offset]
         let stored = try r.u64("record checksum")
-        guard XXH64.hash(body) == stored else {
+        guard checksumVerified || XXH64.hash(body) == stored else {
             throw StreamError(.corruptArtefact, "\(name): txid \(txID): record checksum mismatch")
         }
         guard parent &+ 1 == txID, txID != 0 else {
